@@ -1,0 +1,118 @@
+"""Settings, one dataclass per concern, read from the environment only by `Settings.from_env`.
+
+Nothing reads the environment at import time: tests build `Settings` directly and pass them to
+`create_app(settings)`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+
+def _env_bool(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseSettings:
+    """`url` is a SQLAlchemy async URL: `sqlite+aiosqlite:///var/gateway.db` (embedded tier) or
+    `postgresql+asyncpg://user@host/db` (production)."""
+
+    url: str
+    pool_size: int = 10
+    echo: bool = False
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite")
+
+
+@dataclass(frozen=True, slots=True)
+class AuthSettings:
+    """OAuth 2.0 issuer settings. `issuer` is the `iss` of every token and the base of the
+    metadata document; `audience` the `aud` every /v1 token must carry."""
+
+    issuer: str = "http://127.0.0.1:8000"
+    audience: str = "retail-gateway"
+    access_token_ttl: int = 900
+    # Verified tokens are remembered in process until they expire, so a hot path pays one
+    # signature check per token, not per request.
+    verified_token_cache_size: int = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSettings:
+    """The outbox worker. `embedded` runs it inside the server process (embedded tier)."""
+
+    embedded: bool = True
+    poll_interval: float = 0.2
+    batch_size: int = 20
+    lease_seconds: float = 60.0
+    max_attempts: int = 12
+    backoff_base: float = 1.0
+    backoff_max: float = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSettings:
+    max_body_bytes: int = 1_048_576
+    default_page_size: int = 50
+    max_page_size: int = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the gateway needs to run. Switching tier is configuration, not code."""
+
+    database: DatabaseSettings
+    var_dir: Path = Path("var")
+    # Master key for secrets at rest (signing keys, backend credentials). The embedded tier
+    # keeps one in var/secret.key; production passes GATEWAY_SECRET_KEY.
+    secret_key: str | None = None
+    redis_url: str | None = None
+    auth: AuthSettings = field(default_factory=AuthSettings)
+    worker: WorkerSettings = field(default_factory=WorkerSettings)
+    http: HttpSettings = field(default_factory=HttpSettings)
+    bootstrap_demo: bool = True
+    auto_migrate: bool = True
+    service_name: str = "retail-gateway"
+    log_level: str = "INFO"
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, *, port: int | None = None) -> Settings:
+        env = dict(os.environ if environ is None else environ)
+        var_dir = Path(env.get("GATEWAY_VAR_DIR", "var"))
+        default_db = f"sqlite+aiosqlite:///{var_dir / 'gateway.db'}"
+        database_url = env.get("DATABASE_URL") or default_db
+        if database_url.startswith("postgresql://") or database_url.startswith("postgres://"):
+            database_url = "postgresql+asyncpg://" + database_url.split("://", 1)[1]
+        is_sqlite = database_url.startswith("sqlite")
+        issuer = env.get("GATEWAY_ISSUER") or f"http://127.0.0.1:{port or 8000}"
+        return cls(
+            database=DatabaseSettings(
+                url=database_url,
+                pool_size=int(env.get("DATABASE_POOL_SIZE", "10")),
+                echo=_env_bool(env.get("DATABASE_ECHO"), default=False),
+            ),
+            var_dir=var_dir,
+            secret_key=env.get("GATEWAY_SECRET_KEY") or None,
+            redis_url=env.get("REDIS_URL") or None,
+            auth=AuthSettings(
+                issuer=issuer.rstrip("/"),
+                audience=env.get("GATEWAY_AUDIENCE", "retail-gateway"),
+                access_token_ttl=int(env.get("GATEWAY_TOKEN_TTL", "900")),
+            ),
+            worker=WorkerSettings(
+                embedded=_env_bool(env.get("GATEWAY_EMBEDDED_WORKER"), default=is_sqlite),
+            ),
+            bootstrap_demo=_env_bool(env.get("GATEWAY_DEMO"), default=is_sqlite),
+            auto_migrate=_env_bool(env.get("GATEWAY_AUTO_MIGRATE"), default=True),
+            log_level=env.get("GATEWAY_LOG_LEVEL", "INFO"),
+        )
