@@ -6,6 +6,7 @@ whatever they need (URL, credentials, a data set name) is given to them when the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 from contracts.backend import (
@@ -29,6 +30,10 @@ class CatalogBackend(Protocol):
     async def list_products(self, query: ProductQuery) -> RecordPage[ProductRecord]: ...
 
     async def get_product(self, key: str) -> ProductRecord | None: ...
+
+    async def find_skus(self, skus: Sequence[str]) -> set[str]:
+        """Which of `skus` the backend sells (any status)."""
+        ...
 
 
 @runtime_checkable

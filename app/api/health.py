@@ -1,0 +1,44 @@
+"""Liveness and readiness. Ready means the database (and Redis, when configured) answer; each
+tenant's backends are reported in the details but never take the replica out of service."""
+
+from __future__ import annotations
+
+
+import msgspec
+from litestar import Controller, MediaType, Response, get
+from sqlalchemy import text
+
+from app.services import Services
+
+
+class HealthStatus(msgspec.Struct):
+    status: str
+    checks: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+class HealthController(Controller):
+    path = "/health"
+    tags = ["Health"]
+
+    @get("/live", operation_id="getLiveness", summary="The process is up and serving")
+    async def live(self) -> HealthStatus:
+        return HealthStatus(status="ok")
+
+    @get("/ready", operation_id="getReadiness", summary="The process can serve traffic")
+    async def ready(self, services: Services) -> Response[HealthStatus]:
+        checks: dict[str, str] = {}
+        try:
+            async with services.db.session() as session:
+                await session.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as error:  # any failure means not ready
+            checks["database"] = f"unavailable: {type(error).__name__}"
+        ready = all(value == "ok" for value in checks.values())
+        return Response(
+            content=HealthStatus(status="ok" if ready else "unavailable", checks=checks),
+            status_code=200 if ready else 503,
+            media_type=MediaType.JSON,
+            headers={"Cache-Control": "no-store"} if ready else {"Cache-Control": "no-store", "Retry-After": "5"},
+        )
+
+

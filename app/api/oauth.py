@@ -1,0 +1,129 @@
+"""OAuth 2.0 endpoints: the client credentials grant (RFC 6749 §4.4), authorization server
+metadata (RFC 8414) and the public signing keys (RFC 7517).
+
+Errors here follow RFC 6749 §5.2 (`{"error": ...}`), not RFC 9457: that is what OAuth client
+libraries expect.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+from urllib.parse import unquote_plus
+
+import msgspec
+from litestar import Controller, MediaType, Request, Response, get, post
+
+from app.auth.principal import KNOWN_SCOPES
+from app.services import Services
+
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+class TokenResponse(msgspec.Struct):
+    access_token: str
+    token_type: str
+    expires_in: int
+    scope: str
+
+
+class OAuthError(msgspec.Struct, omit_defaults=True):
+    error: str
+    error_description: str | None = None
+
+
+def _oauth_error(status: int, error: str, description: str, headers: dict[str, str] | None = None) -> Response[Any]:
+    return Response(
+        content=msgspec.json.encode(OAuthError(error, description)),
+        status_code=status,
+        media_type=MediaType.JSON,
+        headers={**_NO_STORE, **(headers or {})},
+    )
+
+
+def _basic_credentials(header: str | None) -> tuple[str, str] | None:
+    if not header or not header.lower().startswith("basic "):
+        return None
+    try:
+        decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    client_id, sep, secret = decoded.partition(":")
+    if not sep:
+        return None
+    # RFC 6749 §2.3.1: both parts are form-urlencoded before being joined.
+    return unquote_plus(client_id), unquote_plus(secret)
+
+
+class OAuthController(Controller):
+    tags = ["OAuth"]
+
+    @post(
+        "/oauth/token",
+        operation_id="issueToken",
+        summary="Client credentials grant: exchange client id and secret for an access token",
+        status_code=200,
+        responses={},
+    )
+    async def token(self, request: Request[Any, Any, Any], services: Services) -> Response[TokenResponse]:
+        content_type = request.headers.get("content-type", "")
+        if not content_type.startswith("application/x-www-form-urlencoded"):
+            return _oauth_error(400, "invalid_request", "send application/x-www-form-urlencoded")
+        form = await request.form()
+        values = {key: form.getall(key) for key in form}
+        if any(len(v) > 1 for v in values.values()):
+            return _oauth_error(400, "invalid_request", "a parameter is repeated")
+        params = {key: str(v[0]) for key, v in values.items()}
+        basic = _basic_credentials(request.headers.get("authorization"))
+        if basic and ("client_id" in params or "client_secret" in params):
+            return _oauth_error(400, "invalid_request", "use one client authentication method")
+        client_id, secret = basic if basic else (params.get("client_id"), params.get("client_secret"))
+        unauthorized = {"WWW-Authenticate": 'Basic realm="retail-gateway"'}
+        if not client_id or not secret:
+            return _oauth_error(401, "invalid_client", "client authentication is required", unauthorized)
+        if params.get("grant_type") != "client_credentials":
+            if "grant_type" not in params:
+                return _oauth_error(400, "invalid_request", "grant_type is required")
+            return _oauth_error(400, "unsupported_grant_type", "only client_credentials is supported")
+        client = await services.tenants.authenticate(client_id, secret)
+        if client is None:
+            return _oauth_error(401, "invalid_client", "unknown client or wrong secret", unauthorized)
+        requested = params.get("scope")
+        if requested is None:
+            scopes = client.scopes
+        else:
+            asked = requested.split()
+            if not asked or any(s not in KNOWN_SCOPES for s in asked):
+                return _oauth_error(400, "invalid_scope", "unknown scope requested")
+            if any(s not in client.scopes for s in asked):
+                return _oauth_error(400, "invalid_scope", "the client may not request these scopes")
+            scopes = list(dict.fromkeys(asked))
+        token = await services.issuer.issue(client.client_id, client.tenant_id, scopes)
+        body = TokenResponse(
+            access_token=token, token_type="Bearer", expires_in=services.issuer.ttl, scope=" ".join(scopes)
+        )
+        return Response(content=msgspec.json.encode(body), media_type=MediaType.JSON, headers=_NO_STORE)
+
+    @get(
+        "/.well-known/oauth-authorization-server",
+        operation_id="getAuthorizationServerMetadata",
+        summary="OAuth 2.0 authorization server metadata (RFC 8414)",
+    )
+    async def metadata(self, services: Services) -> dict[str, Any]:
+        issuer = services.settings.auth.issuer
+        return {
+            "issuer": issuer,
+            "token_endpoint": f"{issuer}/oauth/token",
+            "jwks_uri": f"{issuer}/.well-known/jwks.json",
+            "grant_types_supported": ["client_credentials"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "scopes_supported": sorted(KNOWN_SCOPES),
+            "response_types_supported": ["token"],
+            "token_endpoint_auth_signing_alg_values_supported": ["RS256"],
+        }
+
+    @get("/.well-known/jwks.json", operation_id="getJwks", summary="Public keys that sign access tokens")
+    async def jwks(self, services: Services) -> Response[dict[str, Any]]:
+        await services.keys.refresh_if_stale(30.0)
+        return Response(content=services.keys.jwks, headers={"Cache-Control": "public, max-age=300"})

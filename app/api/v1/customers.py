@@ -1,0 +1,115 @@
+"""`/v1/customers`: read, create and change customers; writes go through to the backend."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, Response, get, patch, post
+from litestar.params import Parameter
+
+from app.api.body import StrictBody
+from app.api.deps import as_utc
+from app.api.guards import requires
+from app.api.idempotent import run_idempotent
+from app.api.responses import json_response
+from app.api.v1.products import Cursor, Limit
+from app.context import CallContext
+from app.idempotency import HEADER, IdempotencyClaim, StoredResponse, parse_key
+from app.paging import check_limit
+from app.services import Services
+from contracts.v1 import Customer, CustomerCreate, CustomerUpdate, Page
+
+IdempotencyKey = Annotated[
+    str | None,
+    Parameter(header=HEADER, description="Makes the create safe to retry (at most 255 characters)."),
+]
+
+
+class CustomerController(Controller):
+    path = "/v1/customers"
+    tags = ["Customers"]
+
+    @get("/", operation_id="listCustomers", summary="List customers", guards=[requires("customers:read")])
+    async def list_customers(
+        self,
+        request: Request[Any, Any, Any],
+        services: Services,
+        ctx: CallContext,
+        limit: Limit = None,
+        cursor: Cursor = None,
+        email: Annotated[str | None, Parameter(max_length=254)] = None,
+        phone: Annotated[str | None, Parameter(max_length=40)] = None,
+        updated_since: datetime | None = None,
+    ) -> Response[Page[Customer]]:
+        http = services.settings.http
+        page = await services.customers.list_customers(
+            ctx,
+            limit=check_limit(limit, http.default_page_size, http.max_page_size),
+            cursor=cursor,
+            email=email,
+            phone=phone,
+            updated_since=as_utc(updated_since),
+        )
+        return json_response(request, page)
+
+    @get("/{customer_id:str}", operation_id="getCustomer", summary="Get a customer", guards=[requires("customers:read")])
+    async def get_customer(
+        self, request: Request[Any, Any, Any], services: Services, ctx: CallContext, customer_id: str
+    ) -> Response[Customer]:
+        return json_response(request, await services.customers.get_customer(ctx, customer_id))
+
+    @post(
+        "/",
+        operation_id="createCustomer",
+        summary="Create a customer (written through to the backend)",
+        guards=[requires("customers:write")],
+        dto=StrictBody[CustomerCreate],
+        return_dto=None,
+        status_code=201,
+    )
+    async def create_customer(
+        self,
+        request: Request[Any, Any, Any],
+        services: Services,
+        ctx: CallContext,
+        data: CustomerCreate,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[Customer]:
+        key = parse_key(idempotency_key, required=False)
+        if key is None:
+            customer = await services.customers.create_customer(ctx, data)
+            return json_response(request, customer, status_code=201, headers={"Location": f"{self.path}/{customer.id}"})
+
+        async def create(claim: IdempotencyClaim) -> StoredResponse:
+            # The customer number follows from the key, so a retry after a crash finds the
+            # customer the first attempt created instead of making a second one.
+            digest = hashlib.sha256(f"{ctx.tenant_id}\0{ctx.client_id}\0{key}".encode()).hexdigest()
+            customer = await services.customers.create_customer(ctx, data, key=f"GW-K{digest[:24].upper()}")
+            stored = StoredResponse(
+                status=201, body=msgspec.json.encode(customer), headers={"Location": f"{self.path}/{customer.id}"}
+            )
+            await services.idempotency.complete(claim, stored)
+            return stored
+
+        return await run_idempotent(request, services, ctx, key, create)
+
+    @patch(
+        "/{customer_id:str}",
+        operation_id="updateCustomer",
+        summary="Change a customer (JSON merge patch semantics)",
+        guards=[requires("customers:write")],
+        dto=StrictBody[CustomerUpdate],
+        return_dto=None,
+    )
+    async def update_customer(
+        self,
+        request: Request[Any, Any, Any],
+        services: Services,
+        ctx: CallContext,
+        customer_id: str,
+        data: CustomerUpdate,
+    ) -> Response[Customer]:
+        return json_response(request, await services.customers.update_customer(ctx, customer_id, data))

@@ -1,0 +1,51 @@
+"""`/v1/inventory`: stock levels per SKU and location."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get
+from litestar.params import Parameter
+
+from app.api.deps import as_utc
+from app.api.guards import requires
+from app.api.responses import json_response
+from app.api.v1.products import Cursor, Limit
+from app.context import CallContext
+from app.paging import check_limit
+from app.problems import InvalidParameter
+from app.services import Services
+from contracts.v1 import InventoryLevel, Page
+
+
+class InventoryController(Controller):
+    path = "/v1/inventory"
+    tags = ["Inventory"]
+    guards = [requires("inventory:read")]
+
+    @get("/", operation_id="listInventoryLevels", summary="Stock levels per SKU and location")
+    async def list_levels(
+        self,
+        request: Request[Any, Any, Any],
+        services: Services,
+        ctx: CallContext,
+        limit: Limit = None,
+        cursor: Cursor = None,
+        sku: Annotated[list[str] | None, Parameter(description="Repeat for several SKUs (at most 100).")] = None,
+        location: Annotated[list[str] | None, Parameter(description="Location ids; repeat for several.")] = None,
+        updated_since: datetime | None = None,
+    ) -> Response[Page[InventoryLevel]]:
+        skus, locations = sku or [], location or []
+        if len(skus) > 100 or len(locations) > 50:
+            raise InvalidParameter("at most 100 sku and 50 location values per request")
+        http = services.settings.http
+        page = await services.inventory.list_levels(
+            ctx,
+            limit=check_limit(limit, http.default_page_size, http.max_page_size),
+            cursor=cursor,
+            skus=skus,
+            locations=locations,
+            updated_since=as_utc(updated_since),
+        )
+        return json_response(request, page)

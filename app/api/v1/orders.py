@@ -1,0 +1,103 @@
+"""`/v1/orders`: order intake (202, posted to the backend asynchronously) and order reads."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.params import Parameter
+
+from app.api.body import StrictBody
+from app.api.deps import as_utc
+from app.api.guards import requires
+from app.api.idempotent import run_idempotent
+from app.api.responses import json_response
+from app.api.v1.products import Cursor, Limit
+from app.context import CallContext
+from app.idempotency import HEADER, IdempotencyClaim, StoredResponse, parse_key
+from app.paging import check_limit
+from app.services import Services
+from contracts.v1 import Order, OrderCreate, Page
+from contracts.v1.orders import OrderEventList, OrderStatus
+
+
+class OrderController(Controller):
+    path = "/v1/orders"
+    tags = ["Orders"]
+
+    @post(
+        "/",
+        operation_id="createOrder",
+        summary="Place an order; accepted durably (202) and posted to the backend asynchronously",
+        guards=[requires("orders:write")],
+        dto=StrictBody[OrderCreate],
+        return_dto=None,
+        status_code=202,
+    )
+    async def create_order(
+        self,
+        request: Request[Any, Any, Any],
+        services: Services,
+        ctx: CallContext,
+        data: OrderCreate,
+        idempotency_key: Annotated[
+            str | None, Parameter(header=HEADER, description="Required; at most 255 characters.")
+        ] = None,
+    ) -> Response[Order]:
+        key = parse_key(idempotency_key, required=True)
+        assert key is not None
+
+        def render(order: Order) -> StoredResponse:
+            return StoredResponse(
+                status=202, body=msgspec.json.encode(order), headers={"Location": f"{self.path}/{order.id}"}
+            )
+
+        async def accept(claim: IdempotencyClaim) -> StoredResponse:
+            return await services.intake.accept(ctx, data, claim, render)
+
+        return await run_idempotent(request, services, ctx, key, accept)
+
+    @get("/", operation_id="listOrders", summary="List orders, newest first", guards=[requires("orders:read")])
+    async def list_orders(
+        self,
+        request: Request[Any, Any, Any],
+        services: Services,
+        ctx: CallContext,
+        limit: Limit = None,
+        cursor: Cursor = None,
+        status: OrderStatus | None = None,
+        channel: Annotated[str | None, Parameter(max_length=50)] = None,
+        external_reference: Annotated[str | None, Parameter(max_length=100)] = None,
+        updated_since: datetime | None = None,
+    ) -> Response[Page[Order]]:
+        http = services.settings.http
+        page = await services.orders.list_orders(
+            ctx,
+            limit=check_limit(limit, http.default_page_size, http.max_page_size),
+            cursor=cursor,
+            status=status,
+            channel=channel,
+            external_reference=external_reference,
+            updated_since=as_utc(updated_since),
+        )
+        return json_response(request, page)
+
+    @get("/{order_id:str}", operation_id="getOrder", summary="Get an order", guards=[requires("orders:read")])
+    async def get_order(
+        self, request: Request[Any, Any, Any], services: Services, ctx: CallContext, order_id: str
+    ) -> Response[Order]:
+        return json_response(request, await services.orders.get_order(ctx, order_id))
+
+    @get(
+        "/{order_id:str}/events",
+        operation_id="listOrderEvents",
+        summary="The order's events, oldest first",
+        guards=[requires("orders:read")],
+    )
+    async def list_events(
+        self, request: Request[Any, Any, Any], services: Services, ctx: CallContext, order_id: str
+    ) -> Response[OrderEventList]:
+        events = await services.orders.list_events(ctx, order_id)
+        return json_response(request, OrderEventList(data=events))

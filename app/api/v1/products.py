@@ -1,0 +1,58 @@
+"""`/v1/products`: the catalog, read from the tenant's backend."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get
+from litestar.params import Parameter
+
+from app.api.deps import as_utc
+from app.api.guards import requires
+from app.api.responses import json_response
+from app.context import CallContext
+from app.paging import check_limit
+from app.services import Services
+from contracts.v1 import Page, Product
+from contracts.v1.products import ProductStatus
+
+Limit = Annotated[int | None, Parameter(description="Page size, 1..200 (default 50).")]
+Cursor = Annotated[str | None, Parameter(description="`next_cursor` of the previous page.", max_length=2048)]
+
+
+class ProductController(Controller):
+    path = "/v1/products"
+    tags = ["Products"]
+    guards = [requires("products:read")]
+
+    @get("/", operation_id="listProducts", summary="List products")
+    async def list_products(
+        self,
+        request: Request[Any, Any, Any],
+        services: Services,
+        ctx: CallContext,
+        limit: Limit = None,
+        cursor: Cursor = None,
+        sku: Annotated[str | None, Parameter(max_length=64)] = None,
+        barcode: Annotated[str | None, Parameter(max_length=64)] = None,
+        status: ProductStatus | None = None,
+        updated_since: datetime | None = None,
+    ) -> Response[Page[Product]]:
+        http = services.settings.http
+        page = await services.catalog.list_products(
+            ctx,
+            limit=check_limit(limit, http.default_page_size, http.max_page_size),
+            cursor=cursor,
+            sku=sku,
+            barcode=barcode,
+            status=status,
+            updated_since=as_utc(updated_since),
+        )
+        return json_response(request, page)
+
+    @get("/{product_id:str}", operation_id="getProduct", summary="Get a product")
+    async def get_product(
+        self, request: Request[Any, Any, Any], services: Services, ctx: CallContext, product_id: str
+    ) -> Response[Product]:
+        return json_response(request, await services.catalog.get_product(ctx, product_id))

@@ -1,0 +1,176 @@
+"""The composition root: `create_app(settings)` wires settings, persistence, auth, the adapter
+registry and the HTTP layer together. The only module that imports concrete adapters."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from litestar import Litestar
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme, Server
+
+from adapters.sandbox import SandboxBackend
+from app.api.admin.tenants import ClientAdminController, TenantAdminController
+from app.api.deps import DEPENDENCIES
+from app.api.errors import EXCEPTION_HANDLERS
+from app.api.health import HealthController
+from app.api.middleware import CorrelationMiddleware, authentication_middleware
+from app.api.oauth import OAuthController
+from app.api.v1.customers import CustomerController
+from app.api.v1.inventory import InventoryController
+from app.api.v1.orders import OrderController
+from app.api.v1.products import ProductController
+from app.auth.keys import SigningKeys
+from app.auth.tokens import TokenIssuer, TokenVerifier
+from app.catalog.service import CatalogService
+from app.crypto import SecretBox, load_or_create_master_key
+from app.customers.service import CustomerService
+from app.idempotency import IdempotencyStore
+from app.inventory.levels import InventoryService
+from app.orders.intake import OrderIntake
+from app.orders.queries import OrderQueries
+from app.orders.worker import OutboxWorker
+from app.paging import CursorCodec
+from app.services import Services
+from app.settings import Settings
+from app.store.database import Database, create_engine
+from app.tenancy.bindings import BackendResolver, BindingStore
+from app.tenancy.registry import DOMAINS, AdapterRegistry, AdapterSpec
+from app.tenancy.tenants import TenantDirectory
+
+log = logging.getLogger("gateway")
+
+API_VERSION = "1.0.0"
+
+
+def register_adapters(registry: AdapterRegistry, db: Database) -> None:
+    """Every adapter this build ships. Adding a backend means one entry here."""
+    write_engine = db.engine.execution_options(sqlite_write=True) if db.is_sqlite else db.engine
+    registry.register(
+        AdapterSpec(
+            name="sandbox",
+            factory=lambda settings, _secrets: SandboxBackend(db.engine, write_engine, str(settings["dataset"])),
+            domains=frozenset(DOMAINS),
+            description="In-process reference ERP seeded with retail demo data",
+            settings_keys=("dataset",),
+        )
+    )
+
+
+def build_services(settings: Settings) -> Services:
+    """Everything a gateway process needs, built without I/O."""
+    db = Database(create_engine(settings.database))
+    box = SecretBox(load_or_create_master_key(settings.secret_key, settings.var_dir))
+    keys = SigningKeys(db, box, settings.auth.access_token_ttl)
+    registry = AdapterRegistry()
+    register_adapters(registry, db)
+    bindings = BindingStore(db, box, registry)
+    backends = BackendResolver(bindings, registry)
+    cursors = CursorCodec(box)
+    idempotency = IdempotencyStore(db)
+    catalog = CatalogService(backends, cursors)
+    customers = CustomerService(backends, cursors)
+    worker = OutboxWorker(db, backends, settings.worker, idempotency)
+    return Services(
+        settings=settings,
+        db=db,
+        box=box,
+        keys=keys,
+        issuer=TokenIssuer(keys, settings.auth.issuer, settings.auth.audience, settings.auth.access_token_ttl),
+        verifier=TokenVerifier(
+            keys, settings.auth.issuer, settings.auth.audience, settings.auth.verified_token_cache_size
+        ),
+        registry=registry,
+        bindings=bindings,
+        backends=backends,
+        cursors=cursors,
+        tenants=TenantDirectory(db),
+        idempotency=idempotency,
+        catalog=catalog,
+        inventory=InventoryService(backends, cursors),
+        customers=customers,
+        intake=OrderIntake(db, catalog, customers, idempotency, on_accepted=worker.wake),
+        orders=OrderQueries(db, cursors),
+        worker=worker,
+    )
+
+
+def openapi_config() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="Retail Gateway API",
+        version=API_VERSION,
+        description=(
+            "One stable API for products, inventory, orders and customers, in front of the "
+            "retailer's ERP and WMS. Authenticate with OAuth 2.0 client credentials."
+        ),
+        path="/openapi",
+        render_plugins=[JsonRenderPlugin()],
+        servers=[Server(url="/")],
+        components=Components(
+            security_schemes={
+                "oauth2": SecurityScheme(
+                    type="oauth2",
+                    description="OAuth 2.0 client credentials; access tokens are RFC 9068 JWTs.",
+                    flows={"clientCredentials": {"tokenUrl": "/oauth/token", "scopes": {}}},  # type: ignore[dict-item]
+                )
+            }
+        ),
+        security=[{"oauth2": []}],
+        use_handler_docstrings=False,
+        create_examples=False,
+    )
+
+
+def create_app(settings: Settings, services: Services | None = None) -> Litestar:
+    """A gateway app. Pass `services` to share them with the caller (tests, the worker)."""
+    built = services or build_services(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        await built.keys.load(create_if_missing=True)
+        stop = asyncio.Event()
+        worker_task = (
+            asyncio.create_task(built.worker.run(stop), name="outbox-worker") if settings.worker.embedded else None
+        )
+        try:
+            yield
+        finally:
+            stop.set()
+            if worker_task is not None:
+                await worker_task
+            if services is None:
+                await built.backends.aclose()
+                await built.db.dispose()
+
+    app = Litestar(
+        route_handlers=[
+            HealthController,
+            OAuthController,
+            ProductController,
+            InventoryController,
+            CustomerController,
+            OrderController,
+            TenantAdminController,
+            ClientAdminController,
+        ],
+        dependencies=DEPENDENCIES,
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[CorrelationMiddleware, authentication_middleware(built.verifier)],
+        lifespan=[lifespan],
+        openapi_config=openapi_config(),
+        request_max_body_size=settings.http.max_body_bytes,
+        state=_state(built),
+        debug=False,
+    )
+    return app
+
+
+def _state(services: Services) -> Any:
+    from litestar.datastructures import State
+
+    return State({"services": services})

@@ -1,0 +1,1 @@
+"""Products and variants, read from the tenant's catalog backend."""

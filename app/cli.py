@@ -1,0 +1,260 @@
+"""The `gateway` command: run the server or the worker, migrate, and administer tenants,
+clients and signing keys."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from app.settings import Settings
+
+T = TypeVar("T")
+log = logging.getLogger("gateway")
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(port=getattr(args, "port", None))
+
+
+def _with_services(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
+    from app.bootstrap import build_services
+
+    async def run() -> T:
+        services = build_services(settings)
+        try:
+            return await work(services)
+        finally:
+            await services.backends.aclose()
+            await services.db.dispose()
+
+    return asyncio.run(run())
+
+
+def _prepare(settings: Settings) -> None:
+    """Migrate and, on the embedded tier, create the demo tenant and clients."""
+    from app.store.migrate import upgrade
+    from app.tenancy.demo import ensure_demo
+
+    if settings.auto_migrate:
+        upgrade(settings.database.url)
+    if settings.bootstrap_demo:
+        for line in _with_services(settings, lambda s: ensure_demo(s, settings.var_dir)):
+            print(line, flush=True)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = _settings(args)
+    _configure_logging(settings.log_level)
+    if args.backend != "sandbox":
+        print(f"backend {args.backend!r} is not available in this build", file=sys.stderr)
+        return 2
+    _prepare(settings)
+    os.environ["GATEWAY_PORT"] = str(args.port)  # uvicorn workers build settings from the environment
+    print(f"Retail Gateway on http://{args.host}:{args.port} (database: {settings.database.url})", flush=True)
+    uvicorn.run(
+        "app.cli:asgi_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+    )
+    return 0
+
+
+def asgi_app() -> Any:
+    """The ASGI application uvicorn workers build (settings from the environment)."""
+    from app.bootstrap import create_app
+
+    port = os.environ.get("GATEWAY_PORT")
+    return create_app(Settings.from_env(port=int(port) if port else None))
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from app.bootstrap import build_services
+
+    settings = _settings(args)
+    _configure_logging(settings.log_level)
+
+    async def run() -> None:
+        services = build_services(settings)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await services.worker.run(stop)
+        finally:
+            await services.backends.aclose()
+            await services.db.dispose()
+
+    asyncio.run(run())
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from app.store.migrate import upgrade
+
+    upgrade(_settings(args).database.url)
+    print("database is at the latest schema")
+    return 0
+
+
+def cmd_tenants_create(args: argparse.Namespace) -> int:
+    from app.tenancy.provisioning import provision_tenant
+
+    channels = args.channels.split(",") if args.channels else None
+    view = _with_services(_settings(args), lambda s: provision_tenant(s, args.tenant_id, args.name, channels))
+    print(json.dumps({"id": view.id, "name": view.name, "channels": view.channels}))
+    return 0
+
+
+def cmd_tenants_list(args: argparse.Namespace) -> int:
+    for view in _with_services(_settings(args), lambda s: s.tenants.list_tenants()):
+        print(json.dumps({"id": view.id, "name": view.name, "status": view.status, "channels": view.channels}))
+    return 0
+
+
+def _print_issued(issued: Any) -> None:
+    client = issued.client
+    print(
+        json.dumps(
+            {
+                "client_id": client.client_id,
+                "client_secret": issued.client_secret,
+                "tenant_id": client.tenant_id,
+                "scopes": client.scopes,
+            }
+        )
+    )
+
+
+def cmd_clients_create(args: argparse.Namespace) -> int:
+    scopes = args.scopes.split() if args.scopes else None
+    tenant = None if args.operator else args.tenant
+    if tenant is None and not args.operator:
+        print("give --tenant, or --operator for a platform operator client", file=sys.stderr)
+        return 2
+    issued = _with_services(
+        _settings(args),
+        lambda s: s.tenants.create_client(client_id=args.client_id, name=args.name, tenant_id=tenant, scopes=scopes),
+    )
+    _print_issued(issued)
+    return 0
+
+
+def cmd_clients_rotate(args: argparse.Namespace) -> int:
+    _print_issued(_with_services(_settings(args), lambda s: s.tenants.rotate_secret(args.client_id)))
+    return 0
+
+
+def cmd_clients_disable(args: argparse.Namespace) -> int:
+    view = _with_services(_settings(args), lambda s: s.tenants.set_client_status(args.client_id, "disabled"))
+    print(json.dumps({"client_id": view.client_id, "status": view.status}))
+    return 0
+
+
+def cmd_clients_list(args: argparse.Namespace) -> int:
+    for view in _with_services(_settings(args), lambda s: s.tenants.list_clients(args.tenant)):
+        print(json.dumps({"client_id": view.client_id, "tenant_id": view.tenant_id, "kind": view.kind,
+                          "scopes": view.scopes, "status": view.status}))
+    return 0
+
+
+def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    kid = _with_services(_settings(args), lambda s: s.keys.rotate())
+    print(json.dumps({"active_kid": kid}))
+    return 0
+
+
+def cmd_openapi(args: argparse.Namespace) -> int:
+    from app.bootstrap import create_app
+
+    app = create_app(_settings(args))
+    print(json.dumps(app.openapi_schema.to_schema(), indent=2, sort_keys=True))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gateway", description="Retail Gateway")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the HTTP API (migrates and seeds the embedded tier first)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--backend", default="sandbox", help="backend of the demo tenant")
+    serve.set_defaults(func=cmd_serve)
+
+    sub.add_parser("worker", help="run an outbox worker (production tier)").set_defaults(func=cmd_worker)
+    sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(func=cmd_migrate)
+    sub.add_parser("openapi", help="print the OpenAPI document").set_defaults(func=cmd_openapi)
+
+    tenants = sub.add_parser("tenants", help="manage tenants").add_subparsers(dest="action", required=True)
+    create = tenants.add_parser("create", help="create a tenant bound to the sandbox backend")
+    create.add_argument("tenant_id")
+    create.add_argument("--name", required=True)
+    create.add_argument("--channels", help="comma-separated, default web,app,store,marketplace")
+    create.set_defaults(func=cmd_tenants_create)
+    tenants.add_parser("list").set_defaults(func=cmd_tenants_list)
+
+    clients = sub.add_parser("clients", help="manage OAuth clients").add_subparsers(dest="action", required=True)
+    ccreate = clients.add_parser("create", help="issue client credentials (the secret is shown once)")
+    ccreate.add_argument("client_id")
+    ccreate.add_argument("--name", required=True)
+    ccreate.add_argument("--tenant")
+    ccreate.add_argument("--operator", action="store_true", help="a platform operator client (scope admin)")
+    ccreate.add_argument("--scopes", help="space-separated; default every /v1 scope")
+    ccreate.set_defaults(func=cmd_clients_create)
+    rotate = clients.add_parser("rotate", help="issue a new secret")
+    rotate.add_argument("client_id")
+    rotate.set_defaults(func=cmd_clients_rotate)
+    disable = clients.add_parser("disable")
+    disable.add_argument("client_id")
+    disable.set_defaults(func=cmd_clients_disable)
+    clist = clients.add_parser("list")
+    clist.add_argument("--tenant")
+    clist.set_defaults(func=cmd_clients_list)
+
+    keys = sub.add_parser("keys", help="signing keys").add_subparsers(dest="action", required=True)
+    keys.add_parser("rotate", help="retire the active signing key and make a new one").set_defaults(
+        func=cmd_keys_rotate
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from app.problems import GatewayError
+
+    try:
+        return int(args.func(args))
+    except GatewayError as error:
+        print(f"error: {error.detail}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Customers, written through to the backend that owns them."""

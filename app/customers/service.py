@@ -1,0 +1,129 @@
+"""Customer reads and writes. Writes go through to the backend synchronously: a 201 means the
+backend has the customer."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from app.backend_calls import call_backend
+from app.context import CallContext
+from app.paging import CursorCodec
+from app.problems import Conflict, NotFound
+from app.publicids import CUSTOMER, key_of, public_id
+from app.store.ids import new_id
+from app.tenancy.bindings import BackendResolver
+from contracts.backend import CustomerChanges, CustomerDraft, CustomerQuery, CustomerRecord
+from contracts.v1 import Customer, CustomerCreate, CustomerUpdate, Page
+
+
+def to_customer(record: CustomerRecord) -> Customer:
+    return Customer(
+        id=public_id(CUSTOMER, record.key),
+        email=record.email,
+        first_name=record.first_name,
+        last_name=record.last_name,
+        phone=record.phone,
+        addresses=record.addresses,
+        marketing_consent=record.marketing_consent,
+        external_ids=record.external_ids,
+        created_at=record.created_at,
+        updated_at=record.updated_at,
+    )
+
+
+def new_customer_key() -> str:
+    """A customer number for customers created through the gateway."""
+    return new_id("gw").upper().replace("_", "-")
+
+
+class CustomerService:
+    def __init__(self, backends: BackendResolver, cursors: CursorCodec) -> None:
+        self._backends = backends
+        self._cursors = cursors
+
+    async def list_customers(
+        self,
+        ctx: CallContext,
+        *,
+        limit: int,
+        cursor: str | None,
+        email: str | None = None,
+        phone: str | None = None,
+        updated_since: datetime | None = None,
+    ) -> Page[Customer]:
+        filters = {
+            "email": email.lower() if email else None,
+            "phone": phone,
+            "updated_since": updated_since.isoformat() if updated_since else None,
+        }
+        position = self._cursors.decode(cursor, ctx.tenant_id, "customers", filters) if cursor else None
+        backends = await self._backends.for_tenant(ctx.tenant_id)
+        query = CustomerQuery(email=email, phone=phone, updated_since=updated_since, limit=limit, cursor=position)
+        page = await call_backend(backends.customers.list_customers(query), backend=backends.names["customers"])
+        next_cursor = (
+            self._cursors.encode(ctx.tenant_id, "customers", filters, page.next_cursor) if page.next_cursor else None
+        )
+        return Page(data=[to_customer(record) for record in page.items], next_cursor=next_cursor)
+
+    async def get_customer(self, ctx: CallContext, customer_id: str) -> Customer:
+        key = key_of(CUSTOMER, customer_id)
+        if key is None:
+            raise NotFound(f"no customer {customer_id}")
+        backends = await self._backends.for_tenant(ctx.tenant_id)
+        record = await call_backend(backends.customers.get_customer(key), backend=backends.names["customers"])
+        if record is None:
+            raise NotFound(f"no customer {customer_id}")
+        return to_customer(record)
+
+    async def find_by_email(self, ctx: CallContext, email: str) -> CustomerRecord | None:
+        backends = await self._backends.for_tenant(ctx.tenant_id)
+        page = await call_backend(
+            backends.customers.list_customers(CustomerQuery(email=email, limit=1)),
+            backend=backends.names["customers"],
+        )
+        return page.items[0] if page.items else None
+
+    async def create_customer(self, ctx: CallContext, data: CustomerCreate, key: str | None = None) -> Customer:
+        existing = await self.find_by_email(ctx, data.email)
+        if existing is not None and key is not None and existing.key == key:
+            return to_customer(existing)  # an earlier attempt of this same request got through
+        if existing is not None:
+            raise Conflict(
+                f"a customer with this e-mail exists: {public_id(CUSTOMER, existing.key)}",
+                extra={"existing_id": public_id(CUSTOMER, existing.key)},
+            )
+        backends = await self._backends.for_tenant(ctx.tenant_id)
+        draft = CustomerDraft(
+            key=key or new_customer_key(),
+            email=data.email,
+            first_name=data.first_name,
+            last_name=data.last_name,
+            phone=data.phone,
+            addresses=data.addresses,
+            marketing_consent=data.marketing_consent,
+        )
+        record = await call_backend(backends.customers.create_customer(draft), backend=backends.names["customers"])
+        return to_customer(record)
+
+    async def update_customer(self, ctx: CallContext, customer_id: str, data: CustomerUpdate) -> Customer:
+        key = key_of(CUSTOMER, customer_id)
+        if key is None:
+            raise NotFound(f"no customer {customer_id}")
+        backends = await self._backends.for_tenant(ctx.tenant_id)
+        name = backends.names["customers"]
+        if isinstance(data.email, str):
+            other = await self.find_by_email(ctx, data.email)
+            if other is not None and other.key != key:
+                raise Conflict(f"another customer has this e-mail: {public_id(CUSTOMER, other.key)}")
+        changes = CustomerChanges(
+            email=data.email,
+            first_name=data.first_name,
+            last_name=data.last_name,
+            phone=data.phone,
+            addresses=data.addresses,
+            marketing_consent=data.marketing_consent,
+        )
+        record = await call_backend(backends.customers.update_customer(key, changes), backend=name)
+        if record is None:
+            raise NotFound(f"no customer {customer_id}")
+        return to_customer(record)

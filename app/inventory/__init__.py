@@ -1,0 +1,1 @@
+"""Stock levels per SKU and location; later, availability rules and reservations."""

@@ -1,0 +1,212 @@
+"""Order intake: validate a channel's order, then store it, its `received` event, its outbox
+entry and the idempotency record in one transaction. The ERP is not called on this path
+beyond best-effort checks (SKUs, customer): its slowness or outage never fails intake."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app.catalog.service import CatalogService
+from app.context import CallContext
+from app.customers.service import CustomerService
+from app.idempotency import IdempotencyClaim, IdempotencyStore, StoredResponse
+from app.orders.events import record_received
+from app.orders.views import to_order
+from app.problems import BackendUnavailableError, Conflict, FieldError, InvalidRequest, NotFound, Unprocessable
+from app.store.database import Database
+from app.store.ids import new_id
+from app.store.models import OrderRow, OutboxEntry, Tenant
+from contracts.v1 import Money, Order, OrderCreate, OrderLine, OrderTotals
+
+log = logging.getLogger("gateway.orders")
+
+SUBMIT = "order.submit"
+
+
+def compute_lines(data: OrderCreate) -> tuple[list[OrderLine], str]:
+    currencies = {line.unit_price.currency for line in data.lines}
+    if len(currencies) != 1:
+        raise Unprocessable(
+            "all lines of an order must be priced in one currency",
+            errors=[FieldError("lines", "mixed currencies: " + ", ".join(sorted(currencies)))],
+        )
+    currency = currencies.pop()
+    lines = [
+        OrderLine(
+            sku=line.sku,
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+            line_total=Money.of(line.unit_price.value * line.quantity, currency),
+        )
+        for line in data.lines
+    ]
+    return lines, currency
+
+
+def compute_totals(data: OrderCreate, lines: list[OrderLine], currency: str) -> OrderTotals:
+    if data.totals is None:
+        subtotal = Money.of(sum((line.line_total.value for line in lines), Decimal(0)), currency)
+        return OrderTotals(subtotal=subtotal, total=subtotal)
+    totals = data.totals
+    errors = [
+        FieldError(f"totals.{name}", f"must be in {currency}, like the lines")
+        for name in ("subtotal", "shipping", "tax", "discount", "total")
+        if (money := getattr(totals, name)) is not None and money.currency != currency
+    ]
+    if errors:
+        raise Unprocessable("totals must be in the currency of the lines", errors=errors)
+    return totals
+
+
+class OrderIntake:
+    def __init__(
+        self,
+        db: Database,
+        catalog: CatalogService,
+        customers: CustomerService,
+        idempotency: IdempotencyStore,
+        on_accepted: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._db = db
+        self._catalog = catalog
+        self._customers = customers
+        self._idempotency = idempotency
+        self._on_accepted = on_accepted
+
+    async def accept(
+        self,
+        ctx: CallContext,
+        data: OrderCreate,
+        claim: IdempotencyClaim,
+        render: Callable[[Order], StoredResponse],
+    ) -> StoredResponse:
+        """Validate and store the order; returns the response `render` made, which is also
+        what a replay of the same key will get."""
+        if data.placed_at.tzinfo is None:
+            raise InvalidRequest(
+                "placed_at needs a UTC offset", errors=[FieldError("placed_at", "RFC 3339 with offset, e.g. Z")]
+            )
+        lines, currency = compute_lines(data)
+        totals = compute_totals(data, lines, currency)
+        await self._check_channel(ctx, data.channel)
+        if data.reservation_id is not None:
+            raise Unprocessable(
+                f"no reservation {data.reservation_id}",
+                errors=[FieldError("reservation_id", "unknown or expired reservation")],
+            )
+        unverified: list[str] = []
+        customer = await self._resolve_customer(ctx, data, unverified)
+        await self._check_skus(ctx, data, unverified)
+
+        order = OrderRow(
+            id=new_id("ord"),
+            tenant_id=ctx.tenant_id,
+            status="received",
+            channel=data.channel,
+            external_reference=data.external_reference,
+            customer=customer,
+            lines=msgspec.to_builtins(lines),
+            shipping_address=msgspec.to_builtins(data.shipping_address),
+            billing_address=msgspec.to_builtins(data.billing_address) if data.billing_address else None,
+            totals=msgspec.to_builtins(totals),
+            reservation_id=data.reservation_id,
+            placed_at=data.placed_at,
+            external_ids={},
+            dead_lettered=False,
+            correlation_id=ctx.correlation_id,
+            event_count=0,
+        )
+        try:
+            async with self._db.session(ctx.tenant_id, write=True) as session:
+                session.add(order)
+                await session.flush()  # the order row first: its events reference it
+                record_received(session, order, {"unverified": unverified} if unverified else None)
+                session.add(
+                    OutboxEntry(
+                        id=new_id("obx"),
+                        tenant_id=ctx.tenant_id,
+                        kind=SUBMIT,
+                        subject_id=order.id,
+                        state="pending",
+                        correlation_id=ctx.correlation_id,
+                    )
+                )
+                await session.flush()
+                response = render(to_order(order))
+                await self._idempotency.complete(claim, response, session)
+        except IntegrityError:
+            existing = await self._find_by_reference(ctx, data.channel, data.external_reference)
+            if existing is None:
+                raise
+            raise Conflict(
+                f"order {data.external_reference} of channel {data.channel} was already received as {existing}",
+                extra={"existing_id": existing},
+            ) from None
+        self._on_accepted()
+        return response
+
+    async def _check_channel(self, ctx: CallContext, channel: str) -> None:
+        async with self._db.session() as session:
+            tenant = await session.get(Tenant, ctx.tenant_id)
+        channels = list(tenant.channels) if tenant else []
+        if channel not in channels:
+            raise Unprocessable(
+                f"unknown channel {channel!r}",
+                errors=[FieldError("channel", "must be one of: " + ", ".join(channels))],
+            )
+
+    async def _resolve_customer(self, ctx: CallContext, data: OrderCreate, unverified: list[str]) -> dict[str, Any]:
+        ref = data.customer
+        snapshot: dict[str, Any] = {
+            "id": ref.id,
+            "email": ref.email,
+            "first_name": ref.first_name,
+            "last_name": ref.last_name,
+            "phone": ref.phone,
+        }
+        if ref.id is None:
+            return snapshot  # matched by e-mail, or created, when the order is posted
+        try:
+            customer = await self._customers.get_customer(ctx, ref.id)
+        except NotFound:
+            raise Unprocessable(
+                f"no customer {ref.id}", errors=[FieldError("customer.id", "unknown customer")]
+            ) from None
+        except BackendUnavailableError:
+            unverified.append("customer")
+            return snapshot
+        snapshot.update(
+            email=customer.email, first_name=customer.first_name, last_name=customer.last_name,
+            phone=ref.phone or customer.phone,
+        )
+        return snapshot
+
+    async def _check_skus(self, ctx: CallContext, data: OrderCreate, unverified: list[str]) -> None:
+        skus = list(dict.fromkeys(line.sku for line in data.lines))
+        try:
+            unknown = await self._catalog.unknown_skus(ctx, skus)
+        except BackendUnavailableError:
+            unverified.append("skus")
+            return
+        if unknown:
+            raise Unprocessable(
+                "unknown SKUs: " + ", ".join(unknown),
+                errors=[
+                    FieldError(f"lines[{index}].sku", f"unknown SKU {line.sku}")
+                    for index, line in enumerate(data.lines)
+                    if line.sku in unknown
+                ],
+            )
+
+    async def _find_by_reference(self, ctx: CallContext, channel: str, reference: str) -> str | None:
+        async with self._db.session(ctx.tenant_id) as session:
+            return await session.scalar(
+                select(OrderRow.id).where(OrderRow.channel == channel, OrderRow.external_reference == reference)
+            )

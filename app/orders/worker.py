@@ -1,0 +1,339 @@
+"""The outbox worker: posts accepted orders to the tenant's backend.
+
+Entries are claimed with a lease (PostgreSQL: `FOR UPDATE SKIP LOCKED`; SQLite: its single
+writer makes the guarded UPDATE atomic), so any number of workers share the outbox and an
+entry whose worker died is picked up again when the lease lapses. The backend finds a sale by
+our order id, so posting again after a crash never makes a second sale.
+
+Outcomes: delivered → `submitted` (and what the backend says next, e.g. `accepted`); a
+business rejection → `rejected` with the backend's reasons; a retryable failure → retried
+with exponential backoff and jitter, honouring the backend's Retry-After; exhausted retries
+or a permanent fault → dead-lettered (the order stays `received`, flagged, for an operator).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import socket
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import msgspec
+from sqlalchemy import and_, or_, select, update
+
+from app.backend_calls import DEFAULT_TIMEOUT
+from app.correlation import set_correlation_id
+from app.idempotency import IdempotencyStore
+from app.orders.events import record_note, record_transition
+from app.orders.intake import SUBMIT
+from app.publicids import CUSTOMER, key_of, public_id
+from app.settings import WorkerSettings
+from app.store.database import Database
+from app.store.models import OrderRow, OutboxEntry
+from app.store.types import utcnow
+from app.tenancy.bindings import BackendResolver, TenantBackends
+from contracts.backend import CustomerDraft, CustomerQuery, SaleLine, SaleReceipt, SaleRequest
+from contracts.errors import BusinessRejection, PermanentBackendError, RetryableBackendError
+from contracts.v1 import Address, Money, OrderTotals
+
+log = logging.getLogger("gateway.worker")
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    entry_id: str
+    tenant_id: str
+    order_id: str
+    attempts: int
+    correlation_id: str
+
+
+class _Undeliverable(Exception):
+    """An order that cannot be turned into a sale (mapping fault): needs an operator."""
+
+
+class OutboxWorker:
+    def __init__(
+        self,
+        db: Database,
+        backends: BackendResolver,
+        settings: WorkerSettings,
+        idempotency: IdempotencyStore | None = None,
+        name: str | None = None,
+    ) -> None:
+        self._db = db
+        self._backends = backends
+        self._settings = settings
+        self._idempotency = idempotency
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self._wake = asyncio.Event()
+        self._last_prune = 0.0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        log.info("outbox worker started", extra={"worker": self.name})
+        while not stop.is_set():
+            try:
+                handled = await self.run_once()
+                await self._maybe_prune()
+            except Exception:  # the loop must survive anything; the entry's lease lapses
+                log.exception("outbox worker cycle failed")
+                handled = 0
+            if handled:
+                continue
+            self._wake.clear()
+            waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
+            await asyncio.wait(waiters, timeout=self._settings.poll_interval, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in waiters:
+                waiter.cancel()
+
+    async def run_once(self) -> int:
+        claims = await self.claim(self._settings.batch_size)
+        for claim in claims:
+            await self.deliver(claim)
+        return len(claims)
+
+    async def claim(self, limit: int) -> list[Claim]:
+        now = utcnow()
+        due = (
+            select(OutboxEntry.id)
+            .where(
+                OutboxEntry.state == "pending",
+                OutboxEntry.available_at <= now,
+                or_(OutboxEntry.lease_expires_at.is_(None), OutboxEntry.lease_expires_at < now),
+            )
+            .order_by(OutboxEntry.available_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        statement = (
+            update(OutboxEntry)
+            .where(OutboxEntry.id.in_(due))
+            .where(or_(OutboxEntry.lease_expires_at.is_(None), OutboxEntry.lease_expires_at < now))
+            .values(
+                lease_owner=self.name,
+                lease_expires_at=now + timedelta(seconds=self._settings.lease_seconds),
+                attempts=OutboxEntry.attempts + 1,
+                updated_at=now,
+            )
+            .returning(
+                OutboxEntry.id,
+                OutboxEntry.tenant_id,
+                OutboxEntry.subject_id,
+                OutboxEntry.attempts,
+                OutboxEntry.correlation_id,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        async with self._db.session(write=True) as session:
+            rows = (await session.execute(statement)).all()
+        return [Claim(row[0], row[1], row[2], row[3], row[4]) for row in rows]
+
+    async def deliver(self, claim: Claim) -> None:
+        set_correlation_id(claim.correlation_id)
+        async with self._db.session(claim.tenant_id) as session:
+            order = await session.scalar(select(OrderRow).where(OrderRow.id == claim.order_id))
+        if order is None or order.status != "received":
+            await self._finish(claim, "done")  # cancelled, or already delivered by another worker
+            return
+        try:
+            backends = await self._backends.for_tenant(claim.tenant_id)
+            async with asyncio.timeout(DEFAULT_TIMEOUT * 3):
+                customer_key = await self._customer_key(backends, order)
+                sale = _sale_request(order, customer_key)
+                receipt = await backends.orders.submit_order(sale)
+        except BusinessRejection as error:
+            await self._rejected(claim, error)
+        except (RetryableBackendError, TimeoutError, OSError) as error:
+            await self._retry_later(claim, error)
+        except (PermanentBackendError, _Undeliverable) as error:
+            await self._dead_letter(claim, f"{type(error).__name__}: {error}")
+        except Exception as error:  # an adapter bug or mapping fault: park it for an operator
+            log.exception("unexpected failure delivering an order", extra={"order_id": claim.order_id})
+            await self._dead_letter(claim, f"unexpected {type(error).__name__}: {error}")
+        else:
+            await self._delivered(claim, backends.names["orders"], receipt, customer_key)
+
+    async def _customer_key(self, backends: TenantBackends, order: OrderRow) -> str:
+        customer = order.customer
+        if customer.get("id"):
+            key = key_of(CUSTOMER, customer["id"])
+            if key is None:
+                raise _Undeliverable(f"customer id {customer['id']} is not ours")
+            return key
+        email = customer.get("email")
+        if not email:
+            raise _Undeliverable("order has neither a customer id nor an e-mail")
+        page = await backends.customers.list_customers(CustomerQuery(email=email, limit=1))
+        if page.items:
+            return page.items[0].key
+        address = msgspec.convert(order.shipping_address, Address)
+        record = await backends.customers.create_customer(
+            CustomerDraft(
+                # Derived from the order id: a retried post finds the customer it created.
+                key=new_customer_key_for(order.id),
+                email=email,
+                first_name=customer.get("first_name") or address.first_name,
+                last_name=customer.get("last_name") or address.last_name,
+                phone=customer.get("phone"),
+                addresses=[address],
+                marketing_consent=False,
+            )
+        )
+        return record.key
+
+    async def _delivered(self, claim: Claim, backend: str, receipt: SaleReceipt, customer_key: str) -> None:
+        async with self._db.session(claim.tenant_id, write=True) as session:
+            order = await session.scalar(select(OrderRow).where(OrderRow.id == claim.order_id))
+            if order is None:
+                return
+            order.backend = backend
+            order.backend_reference = receipt.backend_reference
+            order.external_ids = {**order.external_ids, **receipt.external_ids}
+            if not order.customer.get("id"):
+                order.customer = {**order.customer, "id": public_id(CUSTOMER, customer_key)}
+            detail = {"backend": backend, "attempt": claim.attempts, "existing_sale": not receipt.created}
+            record_transition(
+                session,
+                order,
+                "submitted",
+                cause="worker",
+                correlation_id=claim.correlation_id,
+                backend_reference=receipt.backend_reference,
+                detail=detail,
+            )
+            if receipt.status not in ("received", "submitted"):
+                record_transition(
+                    session,
+                    order,
+                    receipt.status,
+                    cause="backend",
+                    correlation_id=claim.correlation_id,
+                    backend_reference=receipt.backend_reference,
+                )
+            await self._finish_in(session, claim, "done")
+        log.info("order delivered", extra={"order_id": claim.order_id, "backend": backend})
+
+    async def _rejected(self, claim: Claim, error: BusinessRejection) -> None:
+        async with self._db.session(claim.tenant_id, write=True) as session:
+            order = await session.scalar(select(OrderRow).where(OrderRow.id == claim.order_id))
+            if order is not None:
+                record_transition(
+                    session,
+                    order,
+                    "rejected",
+                    cause="backend",
+                    correlation_id=claim.correlation_id,
+                    detail={"reasons": error.reasons, "backend": error.backend},
+                )
+            await self._finish_in(session, claim, "done")
+        log.info("order rejected by backend", extra={"order_id": claim.order_id})
+
+    async def _retry_later(self, claim: Claim, error: BaseException) -> None:
+        if claim.attempts >= self._settings.max_attempts:
+            await self._dead_letter(claim, f"retries exhausted after {claim.attempts} attempts: {error}")
+            return
+        delay = min(self._settings.backoff_max, self._settings.backoff_base * 2 ** (claim.attempts - 1))
+        delay = random.uniform(delay / 2, delay)  # noqa: S311 - jitter, not security
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after:
+            delay = max(delay, float(retry_after))
+        next_at = utcnow() + timedelta(seconds=delay)
+        async with self._db.session(claim.tenant_id, write=True) as session:
+            order = await session.scalar(select(OrderRow).where(OrderRow.id == claim.order_id))
+            if order is not None:
+                record_note(
+                    session,
+                    order,
+                    "order.delivery_failed",
+                    cause="worker",
+                    correlation_id=claim.correlation_id,
+                    detail={
+                        "attempt": claim.attempts,
+                        "error": type(error).__name__,
+                        "message": str(error)[:500],
+                        "next_attempt_at": next_at.isoformat(),
+                    },
+                )
+            await self._finish_in(session, claim, "pending", available_at=next_at, error=str(error))
+
+    async def _dead_letter(self, claim: Claim, reason: str) -> None:
+        async with self._db.session(claim.tenant_id, write=True) as session:
+            order = await session.scalar(select(OrderRow).where(OrderRow.id == claim.order_id))
+            if order is not None:
+                order.dead_lettered = True
+                record_note(
+                    session,
+                    order,
+                    "order.dead_lettered",
+                    cause="worker",
+                    correlation_id=claim.correlation_id,
+                    detail={"reason": reason[:1000], "attempts": claim.attempts},
+                )
+            await self._finish_in(session, claim, "dead", error=reason)
+        log.warning("order dead-lettered", extra={"order_id": claim.order_id})
+
+    async def _finish(self, claim: Claim, state: str) -> None:
+        async with self._db.session(claim.tenant_id, write=True) as session:
+            await self._finish_in(session, claim, state)
+
+    async def _finish_in(
+        self,
+        session: Any,
+        claim: Claim,
+        state: str,
+        *,
+        available_at: datetime | None = None,
+        error: str | None = None,
+    ) -> None:
+        values: dict[str, Any] = {"state": state, "lease_owner": None, "lease_expires_at": None}
+        if state == "done":
+            values["done_at"] = utcnow()
+        if available_at is not None:
+            values["available_at"] = available_at
+        if error is not None:
+            values["last_error"] = error[:2000]
+        await session.execute(
+            update(OutboxEntry)
+            .where(and_(OutboxEntry.id == claim.entry_id, OutboxEntry.lease_owner == self.name))
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def _maybe_prune(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._idempotency is None or loop.time() - self._last_prune < 3600:
+            return
+        self._last_prune = loop.time()
+        removed = await self._idempotency.prune()
+        if removed:
+            log.info("pruned expired idempotency records", extra={"count": removed})
+
+
+def new_customer_key_for(order_id: str) -> str:
+    """The customer number a guest order creates: stable per order, so retries reuse it."""
+    return "GW-" + order_id.split("_", 1)[-1].upper()
+
+
+def _sale_request(order: OrderRow, customer_key: str) -> SaleRequest:
+    return SaleRequest(
+        reference=order.id,
+        channel=order.channel,
+        external_reference=order.external_reference,
+        customer_key=customer_key,
+        lines=[
+            SaleLine(sku=line["sku"], quantity=line["quantity"], unit_price=msgspec.convert(line["unit_price"], Money))
+            for line in order.lines
+        ],
+        shipping_address=msgspec.convert(order.shipping_address, Address),
+        billing_address=msgspec.convert(order.billing_address, Address) if order.billing_address else None,
+        totals=msgspec.convert(order.totals, OrderTotals),
+        placed_at=order.placed_at,
+    )

@@ -1,0 +1,182 @@
+"""Backend bindings per tenant and the resolver that serves live adapters for them.
+
+A binding says which adapter serves one domain of a tenant, with its settings; secrets are
+encrypted at rest and never leave this module in clear except into the adapter factory.
+Adapter instances are shared by every domain bound to the same backend configuration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from dataclasses import dataclass
+from typing import Any, cast
+
+import msgspec
+from sqlalchemy import select
+
+from app.crypto import SecretBox
+from app.store.database import Database
+from app.store.models import BackendBinding
+from app.tenancy.registry import DOMAINS, AdapterRegistry, Provisionable
+from contracts.ports import (
+    BackendLifecycle,
+    CatalogBackend,
+    CustomersBackend,
+    InventoryBackend,
+    OrdersBackend,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class BindingView:
+    """A binding as it may be shown: never its secrets, only which secret names are set."""
+
+    domain: str
+    adapter: str
+    settings: dict[str, Any]
+    secret_names: tuple[str, ...]
+    version: int
+
+
+class NoBinding(LookupError):
+    """The tenant has no backend bound for a domain."""
+
+
+@dataclass(frozen=True, slots=True)
+class TenantBackends:
+    catalog: CatalogBackend
+    inventory: InventoryBackend
+    orders: OrdersBackend
+    customers: CustomersBackend
+    names: dict[str, str]
+
+
+class BindingStore:
+    def __init__(self, db: Database, box: SecretBox, registry: AdapterRegistry) -> None:
+        self._db = db
+        self._box = box
+        self._registry = registry
+
+    async def list(self, tenant_id: str) -> list[BindingView]:
+        async with self._db.session(tenant_id) as session:
+            rows = (await session.scalars(select(BackendBinding).order_by(BackendBinding.domain))).all()
+        return [self._view(row) for row in rows]
+
+    async def load(self, tenant_id: str) -> dict[str, tuple[BindingView, dict[str, str]]]:
+        """Every binding of a tenant with its decrypted secrets (for the resolver only)."""
+        async with self._db.session(tenant_id) as session:
+            rows = (await session.scalars(select(BackendBinding))).all()
+        return {row.domain: (self._view(row), self._secrets(row)) for row in rows}
+
+    async def bind(
+        self,
+        tenant_id: str,
+        domains: list[str],
+        adapter: str,
+        settings: dict[str, Any],
+        secrets: dict[str, str] | None = None,
+    ) -> list[BindingView]:
+        self._registry.get(adapter)  # unknown adapters fail before anything is written
+        encrypted = (
+            self._box.encrypt(msgspec.json.encode(secrets), f"binding:{tenant_id}") if secrets else None
+        )
+        async with self._db.session(tenant_id, write=True) as session:
+            existing = {
+                row.domain: row
+                for row in (
+                    await session.scalars(select(BackendBinding).where(BackendBinding.domain.in_(domains)))
+                ).all()
+            }
+            for domain in domains:
+                row = existing.get(domain)
+                if row is None:
+                    session.add(
+                        BackendBinding(
+                            tenant_id=tenant_id,
+                            domain=domain,
+                            adapter=adapter,
+                            settings=settings,
+                            secrets_encrypted=encrypted,
+                        )
+                    )
+                else:
+                    row.adapter = adapter
+                    row.settings = settings
+                    row.secrets_encrypted = encrypted
+                    row.version += 1
+        return [view for view in await self.list(tenant_id) if view.domain in domains]
+
+    def _secrets(self, row: BackendBinding) -> dict[str, str]:
+        if not row.secrets_encrypted:
+            return {}
+        raw = self._box.decrypt(row.secrets_encrypted, f"binding:{row.tenant_id}")
+        return cast(dict[str, str], msgspec.json.decode(raw))
+
+    def _view(self, row: BackendBinding) -> BindingView:
+        names = tuple(sorted(self._secrets(row))) if row.secrets_encrypted else ()
+        return BindingView(row.domain, row.adapter, dict(row.settings), names, row.version)
+
+
+class BackendResolver:
+    """Live adapters per tenant. Bindings are re-read at most every `ttl` seconds, so a change
+    made through another replica is picked up without a restart."""
+
+    def __init__(self, store: BindingStore, registry: AdapterRegistry, ttl: float = 5.0) -> None:
+        self._store = store
+        self._registry = registry
+        self._ttl = ttl
+        self._instances: dict[str, BackendLifecycle] = {}
+        self._tenants: dict[str, tuple[float, TenantBackends]] = {}
+        self._lock = asyncio.Lock()
+
+    async def for_tenant(self, tenant_id: str) -> TenantBackends:
+        cached = self._tenants.get(tenant_id)
+        if cached is not None and time.monotonic() - cached[0] < self._ttl:
+            return cached[1]
+        async with self._lock:
+            backends = await self._build(tenant_id)
+            self._tenants[tenant_id] = (time.monotonic(), backends)
+            return backends
+
+    def invalidate(self, tenant_id: str) -> None:
+        self._tenants.pop(tenant_id, None)
+
+    async def instance(self, adapter: str, settings: dict[str, Any], secrets: dict[str, str]) -> BackendLifecycle:
+        """The shared adapter for one backend configuration, built on first use."""
+        fingerprint = hashlib.sha256(
+            msgspec.json.encode([adapter, settings, secrets], order="sorted")
+        ).hexdigest()
+        instance = self._instances.get(fingerprint)
+        if instance is None:
+            instance = self._registry.get(adapter).factory(settings, secrets)
+            self._instances[fingerprint] = instance
+        return instance
+
+    async def provision(self, adapter: str, settings: dict[str, Any], secrets: dict[str, str]) -> None:
+        instance = await self.instance(adapter, settings, secrets)
+        if isinstance(instance, Provisionable):
+            await instance.provision()
+
+    async def _build(self, tenant_id: str) -> TenantBackends:
+        bindings = await self._store.load(tenant_id)
+        missing = [domain for domain in DOMAINS if domain not in bindings]
+        if missing:
+            raise NoBinding(f"tenant {tenant_id} has no backend for {', '.join(missing)}")
+        live: dict[str, Any] = {}
+        for domain, (view, secrets) in bindings.items():
+            live[domain] = await self.instance(view.adapter, view.settings, secrets)
+        return TenantBackends(
+            catalog=cast(CatalogBackend, live["catalog"]),
+            inventory=cast(InventoryBackend, live["inventory"]),
+            orders=cast(OrdersBackend, live["orders"]),
+            customers=cast(CustomersBackend, live["customers"]),
+            names={domain: view.adapter for domain, (view, _) in bindings.items()},
+        )
+
+    async def aclose(self) -> None:
+        for instance in self._instances.values():
+            await instance.aclose()
+        self._instances.clear()
+        self._tenants.clear()
