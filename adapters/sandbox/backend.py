@@ -332,7 +332,7 @@ class SandboxBackend:
         result = await conn.execute(
             insert(tables.sales).values(
                 dataset=self._dataset,
-                number=f"pending-{sale.reference}",
+                number=sale.reference,  # replaced by the sale number below, in this transaction
                 reference=sale.reference,
                 channel=sale.channel,
                 customer_code=sale.customer_key,

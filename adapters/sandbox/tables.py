@@ -128,7 +128,7 @@ sales = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("dataset", String(64), nullable=False),
-    Column("number", String(32), nullable=False),
+    Column("number", String(64), nullable=False),
     Column("reference", String(64), nullable=False),
     Column("channel", String(50), nullable=False),
     Column("customer_code", String(64), nullable=False),

@@ -7,7 +7,7 @@ from typing import Any
 
 from litestar import Request
 from litestar.datastructures import State
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 
 from app.api.guards import principal_of
 from app.context import CallContext
@@ -43,3 +43,7 @@ DEPENDENCIES = {
     "services": Provide(provide_services, sync_to_thread=False),
     "ctx": Provide(provide_ctx, sync_to_thread=False),
 }
+
+# Handler parameters name their dependencies explicitly (Litestar 3 drops inference).
+ServicesDep = NamedDependency[Services]
+Ctx = NamedDependency[CallContext]

@@ -8,6 +8,7 @@ import msgspec
 from litestar import Controller, MediaType, Response, get
 from sqlalchemy import text
 
+from app.api.deps import ServicesDep
 from app.services import Services
 
 
@@ -25,7 +26,7 @@ class HealthController(Controller):
         return HealthStatus(status="ok")
 
     @get("/ready", operation_id="getReadiness", summary="The process can serve traffic")
-    async def ready(self, services: Services) -> Response[HealthStatus]:
+    async def ready(self, services: ServicesDep) -> Response[HealthStatus]:
         checks: dict[str, str] = {}
         try:
             async with services.db.session() as session:

@@ -16,6 +16,7 @@ import msgspec
 from litestar import Controller, MediaType, Request, Response, get, post
 
 from app.auth.principal import KNOWN_SCOPES
+from app.api.deps import ServicesDep
 from app.services import Services
 
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -66,7 +67,7 @@ class OAuthController(Controller):
         status_code=200,
         responses={},
     )
-    async def token(self, request: Request[Any, Any, Any], services: Services) -> Response[TokenResponse]:
+    async def token(self, request: Request[Any, Any, Any], services: ServicesDep) -> Response[TokenResponse]:
         content_type = request.headers.get("content-type", "")
         if not content_type.startswith("application/x-www-form-urlencoded"):
             return _oauth_error(400, "invalid_request", "send application/x-www-form-urlencoded")
@@ -110,7 +111,7 @@ class OAuthController(Controller):
         operation_id="getAuthorizationServerMetadata",
         summary="OAuth 2.0 authorization server metadata (RFC 8414)",
     )
-    async def metadata(self, services: Services) -> dict[str, Any]:
+    async def metadata(self, services: ServicesDep) -> dict[str, Any]:
         issuer = services.settings.auth.issuer
         return {
             "issuer": issuer,
@@ -124,6 +125,6 @@ class OAuthController(Controller):
         }
 
     @get("/.well-known/jwks.json", operation_id="getJwks", summary="Public keys that sign access tokens")
-    async def jwks(self, services: Services) -> Response[dict[str, Any]]:
+    async def jwks(self, services: ServicesDep) -> Response[dict[str, Any]]:
         await services.keys.refresh_if_stale(30.0)
         return Response(content=services.keys.jwks, headers={"Cache-Control": "public, max-age=300"})

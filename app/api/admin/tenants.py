@@ -6,9 +6,11 @@ from __future__ import annotations
 from typing import Annotated
 
 import msgspec
+from litestar.params import FromPath, JSONBody
 from litestar import Controller, get, post
 
 from app.api.body import StrictBody
+from app.api.deps import ServicesDep
 from app.api.guards import requires
 from app.problems import NotFound
 from app.services import Services
@@ -80,23 +82,23 @@ class TenantAdminController(Controller):
     guards = [requires("admin")]
 
     @get("/", operation_id="adminListTenants", summary="List tenants")
-    async def list_tenants(self, services: Services) -> TenantList:
+    async def list_tenants(self, services: ServicesDep) -> TenantList:
         return TenantList([_tenant(t) for t in await services.tenants.list_tenants()])
 
     @post("/", operation_id="adminCreateTenant", summary="Create a tenant", dto=StrictBody[TenantCreate], return_dto=None, status_code=201)
-    async def create_tenant(self, services: Services, data: TenantCreate) -> TenantOut:
+    async def create_tenant(self, services: ServicesDep, data: JSONBody[TenantCreate]) -> TenantOut:
         view = await provision_tenant(services, data.id, data.name, data.channels)
         return _tenant(view)
 
     @get("/{tenant_id:str}", operation_id="adminGetTenant", summary="Get a tenant")
-    async def get_tenant(self, services: Services, tenant_id: str) -> TenantOut:
+    async def get_tenant(self, services: ServicesDep, tenant_id: FromPath[str]) -> TenantOut:
         view = await services.tenants.get_tenant(tenant_id)
         if view is None:
             raise NotFound(f"no tenant {tenant_id}")
         return _tenant(view)
 
     @get("/{tenant_id:str}/clients", operation_id="adminListClients", summary="List a tenant's clients")
-    async def list_clients(self, services: Services, tenant_id: str) -> ClientList:
+    async def list_clients(self, services: ServicesDep, tenant_id: FromPath[str]) -> ClientList:
         if await services.tenants.get_tenant(tenant_id) is None:
             raise NotFound(f"no tenant {tenant_id}")
         return ClientList([_client(c) for c in await services.tenants.list_clients(tenant_id)])
@@ -109,7 +111,7 @@ class TenantAdminController(Controller):
         return_dto=None,
         status_code=201,
     )
-    async def create_client(self, services: Services, tenant_id: str, data: ClientCreate) -> IssuedClient:
+    async def create_client(self, services: ServicesDep, tenant_id: FromPath[str], data: JSONBody[ClientCreate]) -> IssuedClient:
         issued = await services.tenants.create_client(
             client_id=data.client_id, name=data.name, tenant_id=tenant_id, scopes=data.scopes
         )
@@ -127,13 +129,13 @@ class ClientAdminController(Controller):
         summary="Issue a new secret; the old one stops working at once",
         status_code=200,
     )
-    async def rotate(self, services: Services, client_id: str) -> IssuedClient:
+    async def rotate(self, services: ServicesDep, client_id: FromPath[str]) -> IssuedClient:
         return _issued(await services.tenants.rotate_secret(client_id))
 
     @post("/{client_id:str}/disable", operation_id="adminDisableClient", summary="Disable a client", status_code=200)
-    async def disable(self, services: Services, client_id: str) -> ClientOut:
+    async def disable(self, services: ServicesDep, client_id: FromPath[str]) -> ClientOut:
         return _client(await services.tenants.set_client_status(client_id, "disabled"))
 
     @post("/{client_id:str}/enable", operation_id="adminEnableClient", summary="Enable a client", status_code=200)
-    async def enable(self, services: Services, client_id: str) -> ClientOut:
+    async def enable(self, services: ServicesDep, client_id: FromPath[str]) -> ClientOut:
         return _client(await services.tenants.set_client_status(client_id, "active"))

@@ -8,10 +8,10 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, patch, post
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, HeaderParameter, QueryParameter, JSONBody
 
 from app.api.body import StrictBody
-from app.api.deps import as_utc
+from app.api.deps import Ctx, ServicesDep, as_utc
 from app.api.guards import requires
 from app.api.idempotent import run_idempotent
 from app.api.responses import json_response
@@ -24,7 +24,7 @@ from contracts.v1 import Customer, CustomerCreate, CustomerUpdate, Page
 
 IdempotencyKey = Annotated[
     str | None,
-    Parameter(header=HEADER, description="Makes the create safe to retry (at most 255 characters)."),
+    HeaderParameter(name=HEADER, description="Makes the create safe to retry (at most 255 characters)."),
 ]
 
 
@@ -36,13 +36,13 @@ class CustomerController(Controller):
     async def list_customers(
         self,
         request: Request[Any, Any, Any],
-        services: Services,
-        ctx: CallContext,
+        services: ServicesDep,
+        ctx: Ctx,
         limit: Limit = None,
         cursor: Cursor = None,
-        email: Annotated[str | None, Parameter(max_length=254)] = None,
-        phone: Annotated[str | None, Parameter(max_length=40)] = None,
-        updated_since: datetime | None = None,
+        email: Annotated[str | None, QueryParameter(max_length=254)] = None,
+        phone: Annotated[str | None, QueryParameter(max_length=40)] = None,
+        updated_since: FromQuery[datetime | None] = None,
     ) -> Response[Page[Customer]]:
         http = services.settings.http
         page = await services.customers.list_customers(
@@ -57,7 +57,7 @@ class CustomerController(Controller):
 
     @get("/{customer_id:str}", operation_id="getCustomer", summary="Get a customer", guards=[requires("customers:read")])
     async def get_customer(
-        self, request: Request[Any, Any, Any], services: Services, ctx: CallContext, customer_id: str
+        self, request: Request[Any, Any, Any], services: ServicesDep, ctx: Ctx, customer_id: FromPath[str]
     ) -> Response[Customer]:
         return json_response(request, await services.customers.get_customer(ctx, customer_id))
 
@@ -73,9 +73,9 @@ class CustomerController(Controller):
     async def create_customer(
         self,
         request: Request[Any, Any, Any],
-        services: Services,
-        ctx: CallContext,
-        data: CustomerCreate,
+        services: ServicesDep,
+        ctx: Ctx,
+        data: JSONBody[CustomerCreate],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[Customer]:
         key = parse_key(idempotency_key, required=False)
@@ -107,9 +107,9 @@ class CustomerController(Controller):
     async def update_customer(
         self,
         request: Request[Any, Any, Any],
-        services: Services,
-        ctx: CallContext,
-        customer_id: str,
-        data: CustomerUpdate,
+        services: ServicesDep,
+        ctx: Ctx,
+        customer_id: FromPath[str],
+        data: JSONBody[CustomerUpdate],
     ) -> Response[Customer]:
         return json_response(request, await services.customers.update_customer(ctx, customer_id, data))

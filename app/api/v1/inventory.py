@@ -6,9 +6,9 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 
-from app.api.deps import as_utc
+from app.api.deps import Ctx, ServicesDep, as_utc
 from app.api.guards import requires
 from app.api.responses import json_response
 from app.api.v1.products import Cursor, Limit
@@ -28,13 +28,13 @@ class InventoryController(Controller):
     async def list_levels(
         self,
         request: Request[Any, Any, Any],
-        services: Services,
-        ctx: CallContext,
+        services: ServicesDep,
+        ctx: Ctx,
         limit: Limit = None,
         cursor: Cursor = None,
-        sku: Annotated[list[str] | None, Parameter(description="Repeat for several SKUs (at most 100).")] = None,
-        location: Annotated[list[str] | None, Parameter(description="Location ids; repeat for several.")] = None,
-        updated_since: datetime | None = None,
+        sku: Annotated[list[str] | None, QueryParameter(description="Repeat for several SKUs (at most 100).")] = None,
+        location: Annotated[list[str] | None, QueryParameter(description="Location ids; repeat for several.")] = None,
+        updated_since: FromQuery[datetime | None] = None,
     ) -> Response[Page[InventoryLevel]]:
         skus, locations = sku or [], location or []
         if len(skus) > 100 or len(locations) > 50:

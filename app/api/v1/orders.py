@@ -7,10 +7,10 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, HeaderParameter, QueryParameter, JSONBody
 
 from app.api.body import StrictBody
-from app.api.deps import as_utc
+from app.api.deps import Ctx, ServicesDep, as_utc
 from app.api.guards import requires
 from app.api.idempotent import run_idempotent
 from app.api.responses import json_response
@@ -39,11 +39,11 @@ class OrderController(Controller):
     async def create_order(
         self,
         request: Request[Any, Any, Any],
-        services: Services,
-        ctx: CallContext,
-        data: OrderCreate,
+        services: ServicesDep,
+        ctx: Ctx,
+        data: JSONBody[OrderCreate],
         idempotency_key: Annotated[
-            str | None, Parameter(header=HEADER, description="Required; at most 255 characters.")
+            str | None, HeaderParameter(name=HEADER, description="Required; at most 255 characters.")
         ] = None,
     ) -> Response[Order]:
         key = parse_key(idempotency_key, required=True)
@@ -63,14 +63,14 @@ class OrderController(Controller):
     async def list_orders(
         self,
         request: Request[Any, Any, Any],
-        services: Services,
-        ctx: CallContext,
+        services: ServicesDep,
+        ctx: Ctx,
         limit: Limit = None,
         cursor: Cursor = None,
-        status: OrderStatus | None = None,
-        channel: Annotated[str | None, Parameter(max_length=50)] = None,
-        external_reference: Annotated[str | None, Parameter(max_length=100)] = None,
-        updated_since: datetime | None = None,
+        status: FromQuery[OrderStatus | None] = None,
+        channel: Annotated[str | None, QueryParameter(max_length=50)] = None,
+        external_reference: Annotated[str | None, QueryParameter(max_length=100)] = None,
+        updated_since: FromQuery[datetime | None] = None,
     ) -> Response[Page[Order]]:
         http = services.settings.http
         page = await services.orders.list_orders(
@@ -86,7 +86,7 @@ class OrderController(Controller):
 
     @get("/{order_id:str}", operation_id="getOrder", summary="Get an order", guards=[requires("orders:read")])
     async def get_order(
-        self, request: Request[Any, Any, Any], services: Services, ctx: CallContext, order_id: str
+        self, request: Request[Any, Any, Any], services: ServicesDep, ctx: Ctx, order_id: FromPath[str]
     ) -> Response[Order]:
         return json_response(request, await services.orders.get_order(ctx, order_id))
 
@@ -97,7 +97,7 @@ class OrderController(Controller):
         guards=[requires("orders:read")],
     )
     async def list_events(
-        self, request: Request[Any, Any, Any], services: Services, ctx: CallContext, order_id: str
+        self, request: Request[Any, Any, Any], services: ServicesDep, ctx: Ctx, order_id: FromPath[str]
     ) -> Response[OrderEventList]:
         events = await services.orders.list_events(ctx, order_id)
         return json_response(request, OrderEventList(data=events))

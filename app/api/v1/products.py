@@ -6,9 +6,9 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 
-from app.api.deps import as_utc
+from app.api.deps import Ctx, ServicesDep, as_utc
 from app.api.guards import requires
 from app.api.responses import json_response
 from app.context import CallContext
@@ -17,8 +17,8 @@ from app.services import Services
 from contracts.v1 import Page, Product
 from contracts.v1.products import ProductStatus
 
-Limit = Annotated[int | None, Parameter(description="Page size, 1..200 (default 50).")]
-Cursor = Annotated[str | None, Parameter(description="`next_cursor` of the previous page.", max_length=2048)]
+Limit = Annotated[int | None, QueryParameter(description="Page size, 1..200 (default 50).")]
+Cursor = Annotated[str | None, QueryParameter(description="`next_cursor` of the previous page.", max_length=2048)]
 
 
 class ProductController(Controller):
@@ -30,14 +30,14 @@ class ProductController(Controller):
     async def list_products(
         self,
         request: Request[Any, Any, Any],
-        services: Services,
-        ctx: CallContext,
+        services: ServicesDep,
+        ctx: Ctx,
         limit: Limit = None,
         cursor: Cursor = None,
-        sku: Annotated[str | None, Parameter(max_length=64)] = None,
-        barcode: Annotated[str | None, Parameter(max_length=64)] = None,
-        status: ProductStatus | None = None,
-        updated_since: datetime | None = None,
+        sku: Annotated[str | None, QueryParameter(max_length=64)] = None,
+        barcode: Annotated[str | None, QueryParameter(max_length=64)] = None,
+        status: FromQuery[ProductStatus | None] = None,
+        updated_since: FromQuery[datetime | None] = None,
     ) -> Response[Page[Product]]:
         http = services.settings.http
         page = await services.catalog.list_products(
@@ -53,6 +53,6 @@ class ProductController(Controller):
 
     @get("/{product_id:str}", operation_id="getProduct", summary="Get a product")
     async def get_product(
-        self, request: Request[Any, Any, Any], services: Services, ctx: CallContext, product_id: str
+        self, request: Request[Any, Any, Any], services: ServicesDep, ctx: Ctx, product_id: FromPath[str]
     ) -> Response[Product]:
         return json_response(request, await services.catalog.get_product(ctx, product_id))
