@@ -26,13 +26,17 @@ log = logging.getLogger("gateway.backend")
 DEFAULT_TIMEOUT = 10.0
 
 
-async def call_backend(operation: Awaitable[T], *, backend: str, timeout: float = DEFAULT_TIMEOUT) -> T:
+async def call_backend(
+    operation: Awaitable[T], *, backend: str, within: float = DEFAULT_TIMEOUT
+) -> T:
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(within):
             return await operation
     except TimeoutError:
         log.warning("backend call timed out", extra={"backend": backend})
-        raise BackendUnavailableError(f"backend {backend} did not answer in time", retry_after=5) from None
+        raise BackendUnavailableError(
+            f"backend {backend} did not answer in time", retry_after=5
+        ) from None
     except BusinessRejection as error:
         raise Unprocessable(
             f"backend {backend} refused the request: {'; '.join(error.reasons)}",
@@ -41,12 +45,16 @@ async def call_backend(operation: Awaitable[T], *, backend: str, timeout: float 
     except RetryableBackendError as error:
         log.warning("backend unavailable", extra={"backend": backend, "error": error.message})
         retry_after = int(error.retry_after) if error.retry_after else 5
-        raise BackendUnavailableError(f"backend {backend} is unavailable", retry_after=retry_after) from None
+        raise BackendUnavailableError(
+            f"backend {backend} is unavailable", retry_after=retry_after
+        ) from None
     except PermanentBackendError as error:
         # Not the client's doing and not fixable by retrying soon: the binding needs an
         # operator. Still a 503, never an unexplained 500.
         log.error("backend misconfigured", extra={"backend": backend, "error": error.message})
-        raise BackendUnavailableError(f"backend {backend} cannot serve this request", retry_after=60) from None
+        raise BackendUnavailableError(
+            f"backend {backend} cannot serve this request", retry_after=60
+        ) from None
     except BackendError as error:
         log.error("backend error", extra={"backend": backend, "error": error.message})
         raise BackendUnavailableError(f"backend {backend} failed", retry_after=30) from None

@@ -12,7 +12,7 @@ from typing import Any
 from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
-from litestar.openapi.spec import Components, SecurityScheme, Server
+from litestar.openapi.spec import Components, OAuthFlow, OAuthFlows, SecurityScheme, Server
 
 from adapters.sandbox import SandboxBackend
 from app.api.admin.tenants import ClientAdminController, TenantAdminController
@@ -26,6 +26,7 @@ from app.api.v1.inventory import InventoryController
 from app.api.v1.orders import OrderController
 from app.api.v1.products import ProductController
 from app.auth.keys import SigningKeys
+from app.auth.principal import KNOWN_SCOPES
 from app.auth.tokens import TokenIssuer, TokenVerifier
 from app.catalog.service import CatalogService
 from app.crypto import SecretBox, load_or_create_master_key
@@ -54,7 +55,9 @@ def register_adapters(registry: AdapterRegistry, db: Database) -> None:
     registry.register(
         AdapterSpec(
             name="sandbox",
-            factory=lambda settings, _secrets: SandboxBackend(db.engine, write_engine, str(settings["dataset"])),
+            factory=lambda settings, _secrets: SandboxBackend(
+                db.engine, write_engine, str(settings["dataset"])
+            ),
             domains=frozenset(DOMAINS),
             description="In-process reference ERP seeded with retail demo data",
             settings_keys=("dataset",),
@@ -81,9 +84,14 @@ def build_services(settings: Settings) -> Services:
         db=db,
         box=box,
         keys=keys,
-        issuer=TokenIssuer(keys, settings.auth.issuer, settings.auth.audience, settings.auth.access_token_ttl),
+        issuer=TokenIssuer(
+            keys, settings.auth.issuer, settings.auth.audience, settings.auth.access_token_ttl
+        ),
         verifier=TokenVerifier(
-            keys, settings.auth.issuer, settings.auth.audience, settings.auth.verified_token_cache_size
+            keys,
+            settings.auth.issuer,
+            settings.auth.audience,
+            settings.auth.verified_token_cache_size,
         ),
         registry=registry,
         bindings=bindings,
@@ -116,7 +124,12 @@ def openapi_config() -> OpenAPIConfig:
                 "oauth2": SecurityScheme(
                     type="oauth2",
                     description="OAuth 2.0 client credentials; access tokens are RFC 9068 JWTs.",
-                    flows={"clientCredentials": {"tokenUrl": "/oauth/token", "scopes": {}}},  # type: ignore[dict-item]
+                    flows=OAuthFlows(
+                        client_credentials=OAuthFlow(
+                            token_url="/oauth/token",  # noqa: S106 - a URL, not a secret
+                            scopes={scope: scope for scope in sorted(KNOWN_SCOPES)},
+                        )
+                    ),
                 )
             }
         ),
@@ -135,7 +148,9 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
         await built.keys.load(create_if_missing=True)
         stop = asyncio.Event()
         worker_task = (
-            asyncio.create_task(built.worker.run(stop), name="outbox-worker") if settings.worker.embedded else None
+            asyncio.create_task(built.worker.run(stop), name="outbox-worker")
+            if settings.worker.embedded
+            else None
         )
         try:
             yield
@@ -147,7 +162,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
                 await built.backends.aclose()
                 await built.db.dispose()
 
-    app = Litestar(
+    return Litestar(
         route_handlers=[
             HealthController,
             OAuthController,
@@ -167,7 +182,6 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
         state=_state(built),
         debug=False,
     )
-    return app
 
 
 def _state(services: Services) -> Any:

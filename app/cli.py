@@ -67,8 +67,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"backend {args.backend!r} is not available in this build", file=sys.stderr)
         return 2
     _prepare(settings)
-    os.environ["GATEWAY_PORT"] = str(args.port)  # uvicorn workers build settings from the environment
-    print(f"Retail Gateway on http://{args.host}:{args.port} (database: {settings.database.url})", flush=True)
+    os.environ["GATEWAY_PORT"] = str(
+        args.port
+    )  # uvicorn workers build settings from the environment
+    print(
+        f"Retail Gateway on http://{args.host}:{args.port} (database: {settings.database.url})",
+        flush=True,
+    )
     uvicorn.run(
         "app.cli:asgi_app",
         factory=True,
@@ -126,14 +131,20 @@ def cmd_tenants_create(args: argparse.Namespace) -> int:
     from app.tenancy.provisioning import provision_tenant
 
     channels = args.channels.split(",") if args.channels else None
-    view = _with_services(_settings(args), lambda s: provision_tenant(s, args.tenant_id, args.name, channels))
+    view = _with_services(
+        _settings(args), lambda s: provision_tenant(s, args.tenant_id, args.name, channels)
+    )
     print(json.dumps({"id": view.id, "name": view.name, "channels": view.channels}))
     return 0
 
 
 def cmd_tenants_list(args: argparse.Namespace) -> int:
     for view in _with_services(_settings(args), lambda s: s.tenants.list_tenants()):
-        print(json.dumps({"id": view.id, "name": view.name, "status": view.status, "channels": view.channels}))
+        print(
+            json.dumps(
+                {"id": view.id, "name": view.name, "status": view.status, "channels": view.channels}
+            )
+        )
     return 0
 
 
@@ -159,27 +170,42 @@ def cmd_clients_create(args: argparse.Namespace) -> int:
         return 2
     issued = _with_services(
         _settings(args),
-        lambda s: s.tenants.create_client(client_id=args.client_id, name=args.name, tenant_id=tenant, scopes=scopes),
+        lambda s: s.tenants.create_client(
+            client_id=args.client_id, name=args.name, tenant_id=tenant, scopes=scopes
+        ),
     )
     _print_issued(issued)
     return 0
 
 
 def cmd_clients_rotate(args: argparse.Namespace) -> int:
-    _print_issued(_with_services(_settings(args), lambda s: s.tenants.rotate_secret(args.client_id)))
+    _print_issued(
+        _with_services(_settings(args), lambda s: s.tenants.rotate_secret(args.client_id))
+    )
     return 0
 
 
 def cmd_clients_disable(args: argparse.Namespace) -> int:
-    view = _with_services(_settings(args), lambda s: s.tenants.set_client_status(args.client_id, "disabled"))
+    view = _with_services(
+        _settings(args), lambda s: s.tenants.set_client_status(args.client_id, "disabled")
+    )
     print(json.dumps({"client_id": view.client_id, "status": view.status}))
     return 0
 
 
 def cmd_clients_list(args: argparse.Namespace) -> int:
     for view in _with_services(_settings(args), lambda s: s.tenants.list_clients(args.tenant)):
-        print(json.dumps({"client_id": view.client_id, "tenant_id": view.tenant_id, "kind": view.kind,
-                          "scopes": view.scopes, "status": view.status}))
+        print(
+            json.dumps(
+                {
+                    "client_id": view.client_id,
+                    "tenant_id": view.tenant_id,
+                    "kind": view.kind,
+                    "scopes": view.scopes,
+                    "status": view.status,
+                }
+            )
+        )
     return 0
 
 
@@ -201,18 +227,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gateway", description="Retail Gateway")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    serve = sub.add_parser("serve", help="run the HTTP API (migrates and seeds the embedded tier first)")
+    serve = sub.add_parser(
+        "serve", help="run the HTTP API (migrates and seeds the embedded tier first)"
+    )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--backend", default="sandbox", help="backend of the demo tenant")
     serve.set_defaults(func=cmd_serve)
 
-    sub.add_parser("worker", help="run an outbox worker (production tier)").set_defaults(func=cmd_worker)
-    sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(func=cmd_migrate)
+    sub.add_parser("worker", help="run an outbox worker (production tier)").set_defaults(
+        func=cmd_worker
+    )
+    sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(
+        func=cmd_migrate
+    )
     sub.add_parser("openapi", help="print the OpenAPI document").set_defaults(func=cmd_openapi)
 
-    tenants = sub.add_parser("tenants", help="manage tenants").add_subparsers(dest="action", required=True)
+    tenants = sub.add_parser("tenants", help="manage tenants").add_subparsers(
+        dest="action", required=True
+    )
     create = tenants.add_parser("create", help="create a tenant bound to the sandbox backend")
     create.add_argument("tenant_id")
     create.add_argument("--name", required=True)
@@ -220,12 +254,18 @@ def build_parser() -> argparse.ArgumentParser:
     create.set_defaults(func=cmd_tenants_create)
     tenants.add_parser("list").set_defaults(func=cmd_tenants_list)
 
-    clients = sub.add_parser("clients", help="manage OAuth clients").add_subparsers(dest="action", required=True)
-    ccreate = clients.add_parser("create", help="issue client credentials (the secret is shown once)")
+    clients = sub.add_parser("clients", help="manage OAuth clients").add_subparsers(
+        dest="action", required=True
+    )
+    ccreate = clients.add_parser(
+        "create", help="issue client credentials (the secret is shown once)"
+    )
     ccreate.add_argument("client_id")
     ccreate.add_argument("--name", required=True)
     ccreate.add_argument("--tenant")
-    ccreate.add_argument("--operator", action="store_true", help="a platform operator client (scope admin)")
+    ccreate.add_argument(
+        "--operator", action="store_true", help="a platform operator client (scope admin)"
+    )
     ccreate.add_argument("--scopes", help="space-separated; default every /v1 scope")
     ccreate.set_defaults(func=cmd_clients_create)
     rotate = clients.add_parser("rotate", help="issue a new secret")

@@ -17,7 +17,12 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.problems import IdempotencyInFlight, IdempotencyKeyRequired, IdempotencyKeyReused, InvalidRequest
+from app.problems import (
+    IdempotencyInFlight,
+    IdempotencyKeyRequired,
+    IdempotencyKeyReused,
+    InvalidRequest,
+)
 from app.store.database import Database
 from app.store.models import IdempotencyRecord
 from app.store.types import utcnow
@@ -45,7 +50,9 @@ class IdempotencyClaim:
 def parse_key(value: str | None, *, required: bool) -> str | None:
     if value is None or value == "":
         if required:
-            raise IdempotencyKeyRequired("send an `Idempotency-Key` header (at most 255 characters)")
+            raise IdempotencyKeyRequired(
+                "send an `Idempotency-Key` header (at most 255 characters)"
+            )
         return None
     if len(value) > MAX_KEY_LENGTH:
         raise InvalidRequest(f"`Idempotency-Key` is longer than {MAX_KEY_LENGTH} characters")
@@ -130,7 +137,9 @@ class IdempotencyStore:
         """Store the response; pass the caller's session to commit it with the caller's work."""
         statement = (
             update(IdempotencyRecord)
-            .where(IdempotencyRecord.client_id == claim.client_id, IdempotencyRecord.key == claim.key)
+            .where(
+                IdempotencyRecord.client_id == claim.client_id, IdempotencyRecord.key == claim.key
+            )
             .values(
                 state="completed",
                 response_status=response.status,

@@ -25,7 +25,9 @@ class _CursorBody(msgspec.Struct, array_like=True):
 
 
 def query_fingerprint(filters: dict[str, Any]) -> str:
-    encoded = msgspec.json.encode({k: v for k, v in filters.items() if v not in (None, (), [])}, order="sorted")
+    encoded = msgspec.json.encode(
+        {k: v for k, v in filters.items() if v not in (None, (), [])}, order="sorted"
+    )
     return hashlib.sha256(encoded).hexdigest()[:16]
 
 
@@ -34,7 +36,9 @@ class CursorCodec:
         self._box = box
 
     def encode(self, tenant: str, resource: str, filters: dict[str, Any], position: str) -> str:
-        body = msgspec.json.encode(_CursorBody(tenant, resource, query_fingerprint(filters), position))
+        body = msgspec.json.encode(
+            _CursorBody(tenant, resource, query_fingerprint(filters), position)
+        )
         signature = self._box.mac(body, "cursor")[:16]
         return b64url_encode(body) + "." + b64url_encode(signature)
 

@@ -86,12 +86,14 @@ class Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, *, port: int | None = None) -> Settings:
+    def from_env(
+        cls, environ: dict[str, str] | None = None, *, port: int | None = None
+    ) -> Settings:
         env = dict(os.environ if environ is None else environ)
         var_dir = Path(env.get("GATEWAY_VAR_DIR", "var"))
         default_db = f"sqlite+aiosqlite:///{var_dir / 'gateway.db'}"
         database_url = env.get("DATABASE_URL") or default_db
-        if database_url.startswith("postgresql://") or database_url.startswith("postgres://"):
+        if database_url.startswith(("postgresql://", "postgres://")):
             database_url = "postgresql+asyncpg://" + database_url.split("://", 1)[1]
         is_sqlite = database_url.startswith("sqlite")
         issuer = env.get("GATEWAY_ISSUER") or f"http://127.0.0.1:{port or 8000}"

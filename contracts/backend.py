@@ -122,7 +122,7 @@ class CustomerChanges(msgspec.Struct, kw_only=True):
     email: str | msgspec.UnsetType = msgspec.UNSET
     first_name: str | msgspec.UnsetType = msgspec.UNSET
     last_name: str | msgspec.UnsetType = msgspec.UNSET
-    phone: str | None | msgspec.UnsetType = msgspec.UNSET
+    phone: str | msgspec.UnsetType | None = msgspec.UNSET
     addresses: list[Address] | msgspec.UnsetType = msgspec.UNSET
     marketing_consent: bool | msgspec.UnsetType = msgspec.UNSET
 

@@ -9,13 +9,20 @@ from pathlib import Path
 import pytest
 
 from tests.support.gateway import Gateway, make_settings, running_gateway
-from tests.support.services import SKIPPED_SERVICES, create_database, drop_database, services_required
+from tests.support.services import (
+    SKIPPED_SERVICES,
+    create_database,
+    drop_database,
+    services_required,
+)
 
 DATABASES = ["sqlite", "postgres"]
 
 
 @pytest.fixture(scope="session", params=DATABASES)
-async def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+async def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[str]:
     if request.param == "sqlite":
         path = tmp_path_factory.mktemp("sqlite") / "gateway.db"
         yield f"sqlite+aiosqlite:///{path}"
@@ -28,7 +35,9 @@ async def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.
 
 
 @pytest.fixture(scope="session")
-async def gateway(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Gateway]:
+async def gateway(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Gateway]:
     """A gateway with tenants `acme` and `globex`, each with a full-scope channel client, and a
     platform operator client `operator`."""
     var_dir: Path = tmp_path_factory.mktemp("var")

@@ -109,64 +109,228 @@ BRANDS = ("Northwind Apparel", "Harbor & Pine", "Lumen Basics", "Trailhead Outfi
 
 # category: (code, noun, base price, weight kg, size run, material options)
 CATEGORIES: tuple[tuple[str, str, str, Decimal, float, tuple[str, ...], tuple[str, ...]], ...] = (
-    ("tshirt", "TEE", "T-Shirt", Decimal("19.95"), 0.18, ("S", "M", "L", "XL"),
-     ("organic cotton", "cotton jersey", "linen blend")),
-    ("hoodie", "HOD", "Hoodie", Decimal("59.95"), 0.55, ("S", "M", "L", "XL"),
-     ("brushed fleece", "cotton terry")),
-    ("jeans", "JNS", "Jeans", Decimal("79.95"), 0.65, ("28", "30", "32", "34", "36"),
-     ("rigid denim", "stretch denim")),
-    ("chinos", "CHN", "Chinos", Decimal("69.95"), 0.5, ("28", "30", "32", "34", "36"),
-     ("cotton twill",)),
-    ("sneakers", "SNK", "Sneakers", Decimal("89.95"), 0.9, ("39", "40", "41", "42", "43", "44"),
-     ("leather", "canvas", "recycled knit")),
-    ("jacket", "JKT", "Jacket", Decimal("149.00"), 1.1, ("S", "M", "L", "XL"),
-     ("waxed cotton", "recycled nylon", "wool blend")),
-    ("dress", "DRS", "Dress", Decimal("74.95"), 0.4, ("XS", "S", "M", "L"),
-     ("viscose", "linen", "cotton poplin")),
-    ("shirt", "SHT", "Shirt", Decimal("49.95"), 0.3, ("S", "M", "L", "XL"),
-     ("oxford cotton", "flannel", "linen")),
-    ("knit", "KNT", "Sweater", Decimal("69.95"), 0.45, ("S", "M", "L", "XL"),
-     ("merino wool", "lambswool", "cotton cable")),
-    ("socks", "SCK", "Socks 3-Pack", Decimal("12.95"), 0.12, ("36-40", "41-46"),
-     ("combed cotton", "bamboo")),
+    (
+        "tshirt",
+        "TEE",
+        "T-Shirt",
+        Decimal("19.95"),
+        0.18,
+        ("S", "M", "L", "XL"),
+        ("organic cotton", "cotton jersey", "linen blend"),
+    ),
+    (
+        "hoodie",
+        "HOD",
+        "Hoodie",
+        Decimal("59.95"),
+        0.55,
+        ("S", "M", "L", "XL"),
+        ("brushed fleece", "cotton terry"),
+    ),
+    (
+        "jeans",
+        "JNS",
+        "Jeans",
+        Decimal("79.95"),
+        0.65,
+        ("28", "30", "32", "34", "36"),
+        ("rigid denim", "stretch denim"),
+    ),
+    (
+        "chinos",
+        "CHN",
+        "Chinos",
+        Decimal("69.95"),
+        0.5,
+        ("28", "30", "32", "34", "36"),
+        ("cotton twill",),
+    ),
+    (
+        "sneakers",
+        "SNK",
+        "Sneakers",
+        Decimal("89.95"),
+        0.9,
+        ("39", "40", "41", "42", "43", "44"),
+        ("leather", "canvas", "recycled knit"),
+    ),
+    (
+        "jacket",
+        "JKT",
+        "Jacket",
+        Decimal("149.00"),
+        1.1,
+        ("S", "M", "L", "XL"),
+        ("waxed cotton", "recycled nylon", "wool blend"),
+    ),
+    (
+        "dress",
+        "DRS",
+        "Dress",
+        Decimal("74.95"),
+        0.4,
+        ("XS", "S", "M", "L"),
+        ("viscose", "linen", "cotton poplin"),
+    ),
+    (
+        "shirt",
+        "SHT",
+        "Shirt",
+        Decimal("49.95"),
+        0.3,
+        ("S", "M", "L", "XL"),
+        ("oxford cotton", "flannel", "linen"),
+    ),
+    (
+        "knit",
+        "KNT",
+        "Sweater",
+        Decimal("69.95"),
+        0.45,
+        ("S", "M", "L", "XL"),
+        ("merino wool", "lambswool", "cotton cable"),
+    ),
+    (
+        "socks",
+        "SCK",
+        "Socks 3-Pack",
+        Decimal("12.95"),
+        0.12,
+        ("36-40", "41-46"),
+        ("combed cotton", "bamboo"),
+    ),
     ("cap", "CAP", "Cap", Decimal("24.95"), 0.1, ("One Size",), ("cotton canvas", "wool")),
     ("scarf", "SCF", "Scarf", Decimal("34.95"), 0.2, ("One Size",), ("wool", "cashmere blend")),
     ("belt", "BLT", "Belt", Decimal("39.95"), 0.25, ("85", "90", "95", "100"), ("leather",)),
-    ("backpack", "BPK", "Backpack", Decimal("99.00"), 0.8, ("One Size",),
-     ("recycled polyester", "waxed canvas")),
+    (
+        "backpack",
+        "BPK",
+        "Backpack",
+        Decimal("99.00"),
+        0.8,
+        ("One Size",),
+        ("recycled polyester", "waxed canvas"),
+    ),
 )
 
 COLOURS = (
-    ("BLK", "Black"), ("WHT", "White"), ("NVY", "Navy"), ("GRY", "Grey Melange"),
-    ("OLV", "Olive"), ("SND", "Sand"), ("BRG", "Burgundy"), ("SKY", "Sky Blue"),
-    ("RST", "Rust"), ("FOR", "Forest Green"), ("ECR", "Ecru"), ("CHR", "Charcoal"),
+    ("BLK", "Black"),
+    ("WHT", "White"),
+    ("NVY", "Navy"),
+    ("GRY", "Grey Melange"),
+    ("OLV", "Olive"),
+    ("SND", "Sand"),
+    ("BRG", "Burgundy"),
+    ("SKY", "Sky Blue"),
+    ("RST", "Rust"),
+    ("FOR", "Forest Green"),
+    ("ECR", "Ecru"),
+    ("CHR", "Charcoal"),
 )
 
 STYLE_WORDS = (
-    "Essential", "Classic", "Relaxed", "Slim", "Heritage", "Coastal", "Urban", "Weekend",
-    "Studio", "Alpine", "Harbour", "Meadow", "Canal", "Dune", "Polder", "Nordic", "Everyday",
-    "Field", "Atelier", "Loop",
+    "Essential",
+    "Classic",
+    "Relaxed",
+    "Slim",
+    "Heritage",
+    "Coastal",
+    "Urban",
+    "Weekend",
+    "Studio",
+    "Alpine",
+    "Harbour",
+    "Meadow",
+    "Canal",
+    "Dune",
+    "Polder",
+    "Nordic",
+    "Everyday",
+    "Field",
+    "Atelier",
+    "Loop",
 )
 
 FIRST_NAMES = (
-    "Anna", "Daan", "Sanne", "Lucas", "Emma", "Sem", "Julia", "Finn", "Lotte", "Milan", "Sophie",
-    "Bram", "Noor", "Thijs", "Eva", "Ruben", "Lieke", "Jesse", "Fleur", "Lars", "Mila", "Koen",
-    "Isa", "Jan", "Femke",
+    "Anna",
+    "Daan",
+    "Sanne",
+    "Lucas",
+    "Emma",
+    "Sem",
+    "Julia",
+    "Finn",
+    "Lotte",
+    "Milan",
+    "Sophie",
+    "Bram",
+    "Noor",
+    "Thijs",
+    "Eva",
+    "Ruben",
+    "Lieke",
+    "Jesse",
+    "Fleur",
+    "Lars",
+    "Mila",
+    "Koen",
+    "Isa",
+    "Jan",
+    "Femke",
 )
 LAST_NAMES = (
-    "de Jong", "Jansen", "de Vries", "van den Berg", "van Dijk", "Bakker", "Janssen", "Visser",
-    "Smit", "Meijer", "de Boer", "Mulder", "de Groot", "Bos", "Vos", "Peters", "Hendriks",
-    "van Leeuwen", "Dekker", "Brouwer", "Schmidt", "Dubois", "Maes", "Wouters", "Claes",
+    "de Jong",
+    "Jansen",
+    "de Vries",
+    "van den Berg",
+    "van Dijk",
+    "Bakker",
+    "Janssen",
+    "Visser",
+    "Smit",
+    "Meijer",
+    "de Boer",
+    "Mulder",
+    "de Groot",
+    "Bos",
+    "Vos",
+    "Peters",
+    "Hendriks",
+    "van Leeuwen",
+    "Dekker",
+    "Brouwer",
+    "Schmidt",
+    "Dubois",
+    "Maes",
+    "Wouters",
+    "Claes",
 )
 CITIES = (
-    ("Amsterdam", "1012", "NL"), ("Rotterdam", "3011", "NL"), ("Utrecht", "3511", "NL"),
-    ("Den Haag", "2511", "NL"), ("Eindhoven", "5611", "NL"), ("Groningen", "9711", "NL"),
-    ("Antwerpen", "2000", "BE"), ("Gent", "9000", "BE"), ("Köln", "50667", "DE"),
+    ("Amsterdam", "1012", "NL"),
+    ("Rotterdam", "3011", "NL"),
+    ("Utrecht", "3511", "NL"),
+    ("Den Haag", "2511", "NL"),
+    ("Eindhoven", "5611", "NL"),
+    ("Groningen", "9711", "NL"),
+    ("Antwerpen", "2000", "BE"),
+    ("Gent", "9000", "BE"),
+    ("Köln", "50667", "DE"),
     ("Düsseldorf", "40213", "DE"),
 )
+POSTCODE_LETTERS = "ABCDEFGHJKLMNPRSTVWXZ"
 STREETS = (
-    "Keizersgracht", "Prinsengracht", "Lange Viestraat", "Witte de Withstraat", "Stratumseind",
-    "Herestraat", "Meir", "Veldstraat", "Ehrenstraße", "Königsallee", "Damstraat", "Oudegracht",
+    "Keizersgracht",
+    "Prinsengracht",
+    "Lange Viestraat",
+    "Witte de Withstraat",
+    "Stratumseind",
+    "Herestraat",
+    "Meir",
+    "Veldstraat",
+    "Ehrenstraße",
+    "Königsallee",
+    "Damstraat",
+    "Oudegracht",
 )
 
 
@@ -184,7 +348,9 @@ def _price(base: Decimal, rng: random.Random) -> Decimal:
 
 
 @cache
-def demo_dataset(seed: int = 20260105, product_count: int = 210, customer_count: int = 50) -> DemoDataset:
+def demo_dataset(
+    seed: int = 20260105, product_count: int = 210, customer_count: int = 50
+) -> DemoDataset:
     """Build the demo data set. Cached: callers share one immutable instance per argument set."""
     rng = random.Random(seed)
     products: list[DemoProduct] = []
@@ -196,7 +362,11 @@ def demo_dataset(seed: int = 20260105, product_count: int = 210, customer_count:
         brand = BRANDS[(index * 7 + index // 5) % len(BRANDS)]
         material = rng.choice(materials)
         style_code = f"{code}-{1001 + index}"
-        colour_count = 1 if category in {"backpack", "belt"} and rng.random() < 0.5 else rng.choice((1, 2, 2, 3))
+        colour_count = (
+            1
+            if category in {"backpack", "belt"} and rng.random() < 0.5
+            else rng.choice((1, 2, 2, 3))
+        )
         colours = rng.sample(COLOURS, colour_count)
         price = _price(base, rng)
         on_sale = rng.random() < 0.15
@@ -213,7 +383,8 @@ def demo_dataset(seed: int = 20260105, product_count: int = 210, customer_count:
                         barcode=ean13(f"871{barcode_serial:09d}"),
                         options={"size": size, "color": colour_name},
                         price=price,
-                        compare_at_price=(price * Decimal("1.3")).quantize(Decimal("1")) - Decimal("0.05")
+                        compare_at_price=(price * Decimal("1.3")).quantize(Decimal("1"))
+                        - Decimal("0.05")
                         if on_sale
                         else None,
                         weight_kg=weight,
@@ -223,14 +394,18 @@ def demo_dataset(seed: int = 20260105, product_count: int = 210, customer_count:
                 for location in LOCATIONS:
                     if location.kind == "store" and not in_stores:
                         continue
-                    on_hand = rng.randint(0, 120) if location.kind == "warehouse" else rng.randint(0, 12)
+                    on_hand = (
+                        rng.randint(0, 120) if location.kind == "warehouse" else rng.randint(0, 12)
+                    )
                     stock.append(
                         DemoStock(
                             sku=sku,
                             location=location.code,
                             on_hand=on_hand,
                             reserved=min(on_hand, rng.choice((0, 0, 0, 1, 2, 5))),
-                            incoming=rng.choice((0, 0, 0, 24, 48)) if location.kind == "warehouse" else 0,
+                            incoming=rng.choice((0, 0, 0, 24, 48))
+                            if location.kind == "warehouse"
+                            else 0,
                         )
                     )
         products.append(
@@ -244,7 +419,11 @@ def demo_dataset(seed: int = 20260105, product_count: int = 210, customer_count:
                 brand=brand,
                 category=category,
                 status=status,
-                attributes={"category": category, "material": material, "season": rng.choice(("SS26", "AW26", "core"))},
+                attributes={
+                    "category": category,
+                    "material": material,
+                    "season": rng.choice(("SS26", "AW26", "core")),
+                },
                 variants=tuple(variants),
                 updated_at=BASE_TIME + timedelta(minutes=index * 17),
             )
@@ -262,7 +441,7 @@ def demo_dataset(seed: int = 20260105, product_count: int = 210, customer_count:
             last_name=last,
             line1=f"{rng.choice(STREETS)} {rng.randint(1, 250)}",
             city=city,
-            postal_code=f"{postcode} {rng.choice('ABCDEFGHJKLMNPRSTVWXZ')}{rng.choice('ABCDEFGHJKLMNPRSTVWXZ')}"
+            postal_code=f"{postcode} {rng.choice(POSTCODE_LETTERS)}{rng.choice(POSTCODE_LETTERS)}"
             if country == "NL"
             else postcode,
             country=country,

@@ -75,7 +75,9 @@ class SandboxBackend:
                 await conn.run_sync(tables.metadata.create_all, checkfirst=True)
             async with self._write_engine.begin() as conn:
                 seeded = await conn.scalar(
-                    select(func.count()).select_from(tables.locations).where(tables.locations.c.dataset == self._dataset)
+                    select(func.count())
+                    .select_from(tables.locations)
+                    .where(tables.locations.c.dataset == self._dataset)
                 )
                 if not seeded:
                     await seed_dataset(conn, self._dataset, demo_dataset())
@@ -109,7 +111,11 @@ class SandboxBackend:
         p = tables.products
         async with self._engine.connect() as conn:
             rows = list(
-                (await conn.execute(select(p).where(and_(p.c.dataset == self._dataset, p.c.code == key)))).mappings()
+                (
+                    await conn.execute(
+                        select(p).where(and_(p.c.dataset == self._dataset, p.c.code == key))
+                    )
+                ).mappings()
             )
             records = await self._products(conn, rows)
         return records[0] if records else None
@@ -129,7 +135,12 @@ class SandboxBackend:
         variant_rows = (
             await conn.execute(
                 select(v)
-                .where(and_(v.c.dataset == self._dataset, v.c.product_code.in_([r["code"] for r in rows])))
+                .where(
+                    and_(
+                        v.c.dataset == self._dataset,
+                        v.c.product_code.in_([r["code"] for r in rows]),
+                    )
+                )
                 .order_by(v.c.product_code, v.c.position)
             )
         ).mappings()
@@ -167,9 +178,15 @@ class SandboxBackend:
     async def list_locations(self) -> list[LocationRecord]:
         loc = tables.locations
         async with self._engine.connect() as conn:
-            rows = (await conn.execute(select(loc).where(loc.c.dataset == self._dataset).order_by(loc.c.code))).mappings()
+            rows = (
+                await conn.execute(
+                    select(loc).where(loc.c.dataset == self._dataset).order_by(loc.c.code)
+                )
+            ).mappings()
             return [
-                LocationRecord(id=r["code"], name=r["name"], kind=r["kind"], external_ids={NAME: str(r["id"])})
+                LocationRecord(
+                    id=r["code"], name=r["name"], kind=r["kind"], external_ids={NAME: str(r["id"])}
+                )
                 for r in rows
             ]
 
@@ -220,7 +237,9 @@ class SandboxBackend:
         async with self._engine.connect() as conn:
             rows = list((await conn.execute(stmt)).mappings())
         page, more = rows[: query.limit], len(rows) > query.limit
-        return RecordPage(items=[self._customer(r) for r in page], next_cursor=page[-1]["code"] if more else None)
+        return RecordPage(
+            items=[self._customer(r) for r in page], next_cursor=page[-1]["code"] if more else None
+        )
 
     async def get_customer(self, key: str) -> CustomerRecord | None:
         async with self._engine.connect() as conn:
@@ -261,14 +280,18 @@ class SandboxBackend:
             if values:
                 values["updated_at"] = datetime.now(UTC)
                 await conn.execute(
-                    update(c).where(and_(c.c.dataset == self._dataset, c.c.code == key)).values(values)
+                    update(c)
+                    .where(and_(c.c.dataset == self._dataset, c.c.code == key))
+                    .values(values)
                 )
             row = await self._customer_row(conn, key)
         return self._customer(row) if row else None
 
     async def _customer_row(self, conn: AsyncConnection, key: str) -> Any:
         c = tables.customers
-        result = await conn.execute(select(c).where(and_(c.c.dataset == self._dataset, c.c.code == key)))
+        result = await conn.execute(
+            select(c).where(and_(c.c.dataset == self._dataset, c.c.code == key))
+        )
         return result.mappings().first()
 
     def _customer(self, row: Any) -> CustomerRecord:
@@ -316,17 +339,25 @@ class SandboxBackend:
     async def _create_sale(self, conn: AsyncConnection, sale: SaleRequest) -> SaleReceipt:
         if await self._customer_row(conn, sale.customer_key) is None:
             raise BusinessRejection(
-                "unknown customer", reasons=[f"customer {sale.customer_key} does not exist"], backend=NAME
+                "unknown customer",
+                reasons=[f"customer {sale.customer_key} does not exist"],
+                backend=NAME,
             )
         v = tables.variants
         skus = sorted({line.sku for line in sale.lines})
         known = set(
-            (await conn.execute(select(v.c.sku).where(and_(v.c.dataset == self._dataset, v.c.sku.in_(skus))))).scalars()
+            (
+                await conn.execute(
+                    select(v.c.sku).where(and_(v.c.dataset == self._dataset, v.c.sku.in_(skus)))
+                )
+            ).scalars()
         )
         unknown = [sku for sku in skus if sku not in known]
         if unknown:
             raise BusinessRejection(
-                "unknown products", reasons=[f"SKU {sku} is not sold" for sku in unknown], backend=NAME
+                "unknown products",
+                reasons=[f"SKU {sku} is not sold" for sku in unknown],
+                backend=NAME,
             )
         now = datetime.now(UTC)
         result = await conn.execute(
@@ -344,19 +375,30 @@ class SandboxBackend:
                 updated_at=now,
             )
         )
-        sale_id = result.inserted_primary_key[0]
+        inserted = result.inserted_primary_key
+        assert inserted is not None
+        sale_id = inserted[0]
         number = f"SO{sale_id:06d}"
-        await conn.execute(update(tables.sales).where(tables.sales.c.id == sale_id).values(number=number))
+        await conn.execute(
+            update(tables.sales).where(tables.sales.c.id == sale_id).values(number=number)
+        )
         s = tables.stock
         warehouse = await conn.scalar(
             select(tables.locations.c.code).where(
-                and_(tables.locations.c.dataset == self._dataset, tables.locations.c.kind == "warehouse")
+                and_(
+                    tables.locations.c.dataset == self._dataset,
+                    tables.locations.c.kind == "warehouse",
+                )
             )
         )
         for line in sale.lines:
             await conn.execute(
                 update(s)
-                .where(and_(s.c.dataset == self._dataset, s.c.sku == line.sku, s.c.location == warehouse))
+                .where(
+                    and_(
+                        s.c.dataset == self._dataset, s.c.sku == line.sku, s.c.location == warehouse
+                    )
+                )
                 .values(reserved=s.c.reserved + line.quantity, updated_at=now)
             )
         return SaleReceipt(
@@ -371,11 +413,21 @@ class SandboxBackend:
         s = tables.sales
         async with self._engine.connect() as conn:
             row = (
-                await conn.execute(select(s).where(and_(s.c.dataset == self._dataset, s.c.reference == reference)))
-            ).mappings().first()
+                (
+                    await conn.execute(
+                        select(s).where(
+                            and_(s.c.dataset == self._dataset, s.c.reference == reference)
+                        )
+                    )
+                )
+                .mappings()
+                .first()
+            )
         if row is None:
             return None
-        status = {"confirmed": "accepted", "cancelled": "cancelled", "done": "completed"}.get(row["state"], "submitted")
+        status = {"confirmed": "accepted", "cancelled": "cancelled", "done": "completed"}.get(
+            row["state"], "submitted"
+        )
         return SaleReceipt(
             reference=row["reference"],
             backend_reference=row["number"],

@@ -21,7 +21,10 @@ async def seed_dataset(conn: AsyncConnection, dataset: str, demo: DemoDataset) -
     now = datetime.now(UTC)
     await conn.execute(
         insert(tables.locations),
-        [{"dataset": dataset, "code": loc.code, "name": loc.name, "kind": loc.kind} for loc in demo.locations],
+        [
+            {"dataset": dataset, "code": loc.code, "name": loc.name, "kind": loc.kind}
+            for loc in demo.locations
+        ],
     )
     await conn.execute(
         insert(tables.products),
@@ -84,10 +87,7 @@ async def seed_dataset(conn: AsyncConnection, dataset: str, demo: DemoDataset) -
                 "first_name": c.first_name,
                 "last_name": c.last_name,
                 "phone": c.phone,
-                "addresses": [
-                    asdict(a)
-                    for a in c.addresses
-                ],
+                "addresses": [asdict(a) for a in c.addresses],
                 "marketing_consent": c.marketing_consent,
                 "created_at": c.created_at,
                 "updated_at": c.created_at,

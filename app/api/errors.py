@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 import msgspec
-from litestar import MediaType, Request, Response
+from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException
 from litestar.exceptions import ValidationException as LitestarValidationException
 
@@ -65,7 +65,8 @@ def problem_response(
         correlation_id=current_correlation_id(),
         instance=request.url.path if request is not None else None,
         errors=[
-            ProblemFieldError(field=e.field, pointer=_pointer(e.field), message=e.message) for e in errors
+            ProblemFieldError(field=e.field, pointer=_pointer(e.field), message=e.message)
+            for e in errors
         ]
         if errors
         else None,
@@ -97,10 +98,17 @@ def validation_error_handler(
     if isinstance(error.extra, list):
         for item in error.extra:
             if isinstance(item, dict):
-                errors.append(FieldError(str(item.get("key", "$")), str(item.get("message", "invalid"))))
+                errors.append(
+                    FieldError(str(item.get("key", "$")), str(item.get("message", "invalid")))
+                )
     detail = "; ".join(f"{e.field}: {e.message}" for e in errors) or "the request is not valid"
     return problem_response(
-        request, status=400, slug="invalid-parameter", title="A parameter is not valid", detail=detail, errors=errors
+        request,
+        status=400,
+        slug="invalid-parameter",
+        title="A parameter is not valid",
+        detail=detail,
+        errors=errors,
     )
 
 
@@ -115,7 +123,9 @@ def http_error_handler(request: Request[Any, Any, Any], error: HTTPException) ->
     if isinstance(error, PermissionDeniedException):
         slug, title = "forbidden", "Forbidden"
     detail = error.detail if error.detail and error.detail != title else title
-    return problem_response(request, status=status, slug=slug, title=title, detail=detail, headers=headers)
+    return problem_response(
+        request, status=status, slug=slug, title=title, detail=detail, headers=headers
+    )
 
 
 def internal_error_handler(request: Request[Any, Any, Any], error: Exception) -> Response[bytes]:

@@ -40,7 +40,8 @@ def requires(scope: str) -> Guard:
             raise Forbidden(
                 f"this operation needs the `{scope}` scope",
                 headers={
-                    "WWW-Authenticate": f'Bearer realm="retail-gateway", error="insufficient_scope", scope="{scope}"'
+                    "WWW-Authenticate": 'Bearer realm="retail-gateway", '
+                    f'error="insufficient_scope", scope="{scope}"'
                 },
             )
         if scope != ADMIN_SCOPE and principal.tenant_id is None:

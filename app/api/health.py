@@ -3,13 +3,11 @@ tenant's backends are reported in the details but never take the replica out of 
 
 from __future__ import annotations
 
-
 import msgspec
 from litestar import Controller, MediaType, Response, get
 from sqlalchemy import text
 
 from app.api.deps import ServicesDep
-from app.services import Services
 
 
 class HealthStatus(msgspec.Struct):
@@ -32,14 +30,14 @@ class HealthController(Controller):
             async with services.db.session() as session:
                 await session.execute(text("SELECT 1"))
             checks["database"] = "ok"
-        except Exception as error:  # any failure means not ready
+        except Exception as error:  # noqa: BLE001 - any failure means not ready
             checks["database"] = f"unavailable: {type(error).__name__}"
         ready = all(value == "ok" for value in checks.values())
         return Response(
             content=HealthStatus(status="ok" if ready else "unavailable", checks=checks),
             status_code=200 if ready else 503,
             media_type=MediaType.JSON,
-            headers={"Cache-Control": "no-store"} if ready else {"Cache-Control": "no-store", "Retry-After": "5"},
+            headers={"Cache-Control": "no-store"}
+            if ready
+            else {"Cache-Control": "no-store", "Retry-After": "5"},
         )
-
-

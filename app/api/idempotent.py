@@ -24,7 +24,12 @@ def replay(stored: StoredResponse) -> Response[Any]:
 
 
 def to_response(stored: StoredResponse) -> Response[Any]:
-    return Response(content=stored.body, status_code=stored.status, media_type=MediaType.JSON, headers=stored.headers)
+    return Response(
+        content=stored.body,
+        status_code=stored.status,
+        media_type=MediaType.JSON,
+        headers=stored.headers,
+    )
 
 
 async def run_idempotent(
@@ -37,7 +42,9 @@ async def run_idempotent(
     """`work` either stores its response with the claim (in its own transaction) and returns
     it, or raises; a raise releases the key so the client may retry with it."""
     request_fingerprint = fingerprint(request.method, request.url.path, await request.body())
-    outcome = await services.idempotency.begin(ctx.tenant_id, ctx.client_id, key, request_fingerprint)
+    outcome = await services.idempotency.begin(
+        ctx.tenant_id, ctx.client_id, key, request_fingerprint
+    )
     if isinstance(outcome, StoredResponse):
         return cast(Response[T], replay(outcome))
     try:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from litestar.enums import ScopeType
+
 from app.auth.tokens import InvalidToken, TokenVerifier
 from app.correlation import accept_correlation_id, set_correlation_id
 
@@ -24,7 +26,7 @@ class CorrelationMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
         given = None
@@ -65,7 +67,7 @@ def authentication_middleware(verifier: TokenVerifier) -> Any:
             self.app = app
 
         async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] == "http" and scope["path"].startswith(PROTECTED_PREFIXES):
+            if scope["type"] == ScopeType.HTTP and scope["path"].startswith(PROTECTED_PREFIXES):
                 token = _bearer(scope)
                 state = scope.setdefault("state", {})
                 if token is None:

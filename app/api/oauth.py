@@ -15,9 +15,8 @@ from urllib.parse import unquote_plus
 import msgspec
 from litestar import Controller, MediaType, Request, Response, get, post
 
-from app.auth.principal import KNOWN_SCOPES
 from app.api.deps import ServicesDep
-from app.services import Services
+from app.auth.principal import KNOWN_SCOPES
 
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
@@ -34,7 +33,9 @@ class OAuthError(msgspec.Struct, omit_defaults=True):
     error_description: str | None = None
 
 
-def _oauth_error(status: int, error: str, description: str, headers: dict[str, str] | None = None) -> Response[Any]:
+def _oauth_error(
+    status: int, error: str, description: str, headers: dict[str, str] | None = None
+) -> Response[Any]:
     return Response(
         content=msgspec.json.encode(OAuthError(error, description)),
         status_code=status,
@@ -67,7 +68,9 @@ class OAuthController(Controller):
         status_code=200,
         responses={},
     )
-    async def token(self, request: Request[Any, Any, Any], services: ServicesDep) -> Response[TokenResponse]:
+    async def token(  # noqa: PLR0911 - one early return per RFC 6749 error
+        self, request: Request[Any, Any, Any], services: ServicesDep
+    ) -> Response[TokenResponse]:
         content_type = request.headers.get("content-type", "")
         if not content_type.startswith("application/x-www-form-urlencoded"):
             return _oauth_error(400, "invalid_request", "send application/x-www-form-urlencoded")
@@ -79,17 +82,25 @@ class OAuthController(Controller):
         basic = _basic_credentials(request.headers.get("authorization"))
         if basic and ("client_id" in params or "client_secret" in params):
             return _oauth_error(400, "invalid_request", "use one client authentication method")
-        client_id, secret = basic if basic else (params.get("client_id"), params.get("client_secret"))
+        client_id, secret = (
+            basic if basic else (params.get("client_id"), params.get("client_secret"))
+        )
         unauthorized = {"WWW-Authenticate": 'Basic realm="retail-gateway"'}
         if not client_id or not secret:
-            return _oauth_error(401, "invalid_client", "client authentication is required", unauthorized)
+            return _oauth_error(
+                401, "invalid_client", "client authentication is required", unauthorized
+            )
         if params.get("grant_type") != "client_credentials":
             if "grant_type" not in params:
                 return _oauth_error(400, "invalid_request", "grant_type is required")
-            return _oauth_error(400, "unsupported_grant_type", "only client_credentials is supported")
+            return _oauth_error(
+                400, "unsupported_grant_type", "only client_credentials is supported"
+            )
         client = await services.tenants.authenticate(client_id, secret)
         if client is None:
-            return _oauth_error(401, "invalid_client", "unknown client or wrong secret", unauthorized)
+            return _oauth_error(
+                401, "invalid_client", "unknown client or wrong secret", unauthorized
+            )
         requested = params.get("scope")
         if requested is None:
             scopes = client.scopes
@@ -102,9 +113,12 @@ class OAuthController(Controller):
             scopes = list(dict.fromkeys(asked))
         token = await services.issuer.issue(client.client_id, client.tenant_id, scopes)
         body = TokenResponse(
-            access_token=token, token_type="Bearer", expires_in=services.issuer.ttl, scope=" ".join(scopes)
+            access_token=token,
+            token_type="Bearer",  # noqa: S106 - the token type, not a secret
+            expires_in=services.issuer.ttl,
+            scope=" ".join(scopes),
         )
-        return Response(content=msgspec.json.encode(body), media_type=MediaType.JSON, headers=_NO_STORE)
+        return Response(content=body, media_type=MediaType.JSON, headers=_NO_STORE)
 
     @get(
         "/.well-known/oauth-authorization-server",
@@ -124,7 +138,13 @@ class OAuthController(Controller):
             "token_endpoint_auth_signing_alg_values_supported": ["RS256"],
         }
 
-    @get("/.well-known/jwks.json", operation_id="getJwks", summary="Public keys that sign access tokens")
+    @get(
+        "/.well-known/jwks.json",
+        operation_id="getJwks",
+        summary="Public keys that sign access tokens",
+    )
     async def jwks(self, services: ServicesDep) -> Response[dict[str, Any]]:
         await services.keys.refresh_if_stale(30.0)
-        return Response(content=services.keys.jwks, headers={"Cache-Control": "public, max-age=300"})
+        return Response(
+            content=services.keys.jwks, headers={"Cache-Control": "public, max-age=300"}
+        )

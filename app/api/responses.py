@@ -43,5 +43,7 @@ def json_response(
             return cast(Response[T], Response(content=b"", status_code=304, headers=out_headers))
     return cast(
         Response[T],
-        Response(content=body, status_code=status_code, media_type=MediaType.JSON, headers=out_headers),
+        Response(
+            content=body, status_code=status_code, media_type=MediaType.JSON, headers=out_headers
+        ),
     )

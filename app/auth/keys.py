@@ -12,7 +12,6 @@ import time
 from datetime import timedelta
 
 import msgspec
-
 from joserfc.jwk import KeySet, RSAKey
 from sqlalchemy import select
 
@@ -101,7 +100,9 @@ class SigningKeys:
     async def rotate(self) -> str:
         """Retire the active keys and make a new one; returns the new `kid`."""
         async with self._db.session(write=True) as session:
-            for row in (await session.scalars(select(SigningKey).where(SigningKey.status == "active"))).all():
+            for row in (
+                await session.scalars(select(SigningKey).where(SigningKey.status == "active"))
+            ).all():
                 row.status = "retired"
                 row.retired_at = utcnow()
         await self._create()

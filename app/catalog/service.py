@@ -11,7 +11,7 @@ from app.problems import NotFound
 from app.publicids import PRODUCT, key_of, public_id
 from app.tenancy.bindings import BackendResolver
 from contracts.backend import ProductQuery, ProductRecord
-from contracts.v1 import Page, Product
+from contracts.v1 import Product, ProductPage
 from contracts.v1.products import ProductStatus
 
 
@@ -44,30 +44,45 @@ class CatalogService:
         barcode: str | None = None,
         status: ProductStatus | None = None,
         updated_since: datetime | None = None,
-    ) -> Page[Product]:
+    ) -> ProductPage:
         filters = {
             "sku": sku,
             "barcode": barcode,
             "status": status,
             "updated_since": updated_since.isoformat() if updated_since else None,
         }
-        position = self._cursors.decode(cursor, ctx.tenant_id, "products", filters) if cursor else None
+        position = (
+            self._cursors.decode(cursor, ctx.tenant_id, "products", filters) if cursor else None
+        )
         backends = await self._backends.for_tenant(ctx.tenant_id)
         query = ProductQuery(
-            sku=sku, barcode=barcode, status=status, updated_since=updated_since, limit=limit, cursor=position
+            sku=sku,
+            barcode=barcode,
+            status=status,
+            updated_since=updated_since,
+            limit=limit,
+            cursor=position,
         )
-        page = await call_backend(backends.catalog.list_products(query), backend=backends.names["catalog"])
+        page = await call_backend(
+            backends.catalog.list_products(query), backend=backends.names["catalog"]
+        )
         next_cursor = (
-            self._cursors.encode(ctx.tenant_id, "products", filters, page.next_cursor) if page.next_cursor else None
+            self._cursors.encode(ctx.tenant_id, "products", filters, page.next_cursor)
+            if page.next_cursor
+            else None
         )
-        return Page(data=[to_product(record) for record in page.items], next_cursor=next_cursor)
+        return ProductPage(
+            data=[to_product(record) for record in page.items], next_cursor=next_cursor
+        )
 
     async def get_product(self, ctx: CallContext, product_id: str) -> Product:
         key = key_of(PRODUCT, product_id)
         if key is None:
             raise NotFound(f"no product {product_id}")
         backends = await self._backends.for_tenant(ctx.tenant_id)
-        record = await call_backend(backends.catalog.get_product(key), backend=backends.names["catalog"])
+        record = await call_backend(
+            backends.catalog.get_product(key), backend=backends.names["catalog"]
+        )
         if record is None:
             raise NotFound(f"no product {product_id}")
         return to_product(record)
@@ -75,5 +90,7 @@ class CatalogService:
     async def unknown_skus(self, ctx: CallContext, skus: list[str]) -> list[str]:
         """The SKUs of `skus` the catalog does not sell."""
         backends = await self._backends.for_tenant(ctx.tenant_id)
-        known = await call_backend(backends.catalog.find_skus(skus), backend=backends.names["catalog"])
+        known = await call_backend(
+            backends.catalog.find_skus(skus), backend=backends.names["catalog"]
+        )
         return [sku for sku in skus if sku not in known]

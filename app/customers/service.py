@@ -13,7 +13,7 @@ from app.publicids import CUSTOMER, key_of, public_id
 from app.store.ids import new_id
 from app.tenancy.bindings import BackendResolver
 from contracts.backend import CustomerChanges, CustomerDraft, CustomerQuery, CustomerRecord
-from contracts.v1 import Customer, CustomerCreate, CustomerUpdate, Page
+from contracts.v1 import Customer, CustomerCreate, CustomerPage, CustomerUpdate
 
 
 def to_customer(record: CustomerRecord) -> Customer:
@@ -50,27 +50,39 @@ class CustomerService:
         email: str | None = None,
         phone: str | None = None,
         updated_since: datetime | None = None,
-    ) -> Page[Customer]:
+    ) -> CustomerPage:
         filters = {
             "email": email.lower() if email else None,
             "phone": phone,
             "updated_since": updated_since.isoformat() if updated_since else None,
         }
-        position = self._cursors.decode(cursor, ctx.tenant_id, "customers", filters) if cursor else None
-        backends = await self._backends.for_tenant(ctx.tenant_id)
-        query = CustomerQuery(email=email, phone=phone, updated_since=updated_since, limit=limit, cursor=position)
-        page = await call_backend(backends.customers.list_customers(query), backend=backends.names["customers"])
-        next_cursor = (
-            self._cursors.encode(ctx.tenant_id, "customers", filters, page.next_cursor) if page.next_cursor else None
+        position = (
+            self._cursors.decode(cursor, ctx.tenant_id, "customers", filters) if cursor else None
         )
-        return Page(data=[to_customer(record) for record in page.items], next_cursor=next_cursor)
+        backends = await self._backends.for_tenant(ctx.tenant_id)
+        query = CustomerQuery(
+            email=email, phone=phone, updated_since=updated_since, limit=limit, cursor=position
+        )
+        page = await call_backend(
+            backends.customers.list_customers(query), backend=backends.names["customers"]
+        )
+        next_cursor = (
+            self._cursors.encode(ctx.tenant_id, "customers", filters, page.next_cursor)
+            if page.next_cursor
+            else None
+        )
+        return CustomerPage(
+            data=[to_customer(record) for record in page.items], next_cursor=next_cursor
+        )
 
     async def get_customer(self, ctx: CallContext, customer_id: str) -> Customer:
         key = key_of(CUSTOMER, customer_id)
         if key is None:
             raise NotFound(f"no customer {customer_id}")
         backends = await self._backends.for_tenant(ctx.tenant_id)
-        record = await call_backend(backends.customers.get_customer(key), backend=backends.names["customers"])
+        record = await call_backend(
+            backends.customers.get_customer(key), backend=backends.names["customers"]
+        )
         if record is None:
             raise NotFound(f"no customer {customer_id}")
         return to_customer(record)
@@ -83,7 +95,9 @@ class CustomerService:
         )
         return page.items[0] if page.items else None
 
-    async def create_customer(self, ctx: CallContext, data: CustomerCreate, key: str | None = None) -> Customer:
+    async def create_customer(
+        self, ctx: CallContext, data: CustomerCreate, key: str | None = None
+    ) -> Customer:
         existing = await self.find_by_email(ctx, data.email)
         if existing is not None and key is not None and existing.key == key:
             return to_customer(existing)  # an earlier attempt of this same request got through
@@ -102,10 +116,14 @@ class CustomerService:
             addresses=data.addresses,
             marketing_consent=data.marketing_consent,
         )
-        record = await call_backend(backends.customers.create_customer(draft), backend=backends.names["customers"])
+        record = await call_backend(
+            backends.customers.create_customer(draft), backend=backends.names["customers"]
+        )
         return to_customer(record)
 
-    async def update_customer(self, ctx: CallContext, customer_id: str, data: CustomerUpdate) -> Customer:
+    async def update_customer(
+        self, ctx: CallContext, customer_id: str, data: CustomerUpdate
+    ) -> Customer:
         key = key_of(CUSTOMER, customer_id)
         if key is None:
             raise NotFound(f"no customer {customer_id}")
@@ -114,7 +132,9 @@ class CustomerService:
         if isinstance(data.email, str):
             other = await self.find_by_email(ctx, data.email)
             if other is not None and other.key != key:
-                raise Conflict(f"another customer has this e-mail: {public_id(CUSTOMER, other.key)}")
+                raise Conflict(
+                    f"another customer has this e-mail: {public_id(CUSTOMER, other.key)}"
+                )
         changes = CustomerChanges(
             email=data.email,
             first_name=data.first_name,

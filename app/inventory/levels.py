@@ -9,7 +9,7 @@ from app.context import CallContext
 from app.paging import CursorCodec
 from app.tenancy.bindings import BackendResolver
 from contracts.backend import StockQuery, StockRecord
-from contracts.v1 import InventoryLevel, Page
+from contracts.v1 import InventoryLevel, InventoryLevelPage
 
 
 def available_from(on_hand: int, reserved: int, safety_stock: int) -> int:
@@ -46,21 +46,31 @@ class InventoryService:
         skus: list[str],
         locations: list[str],
         updated_since: datetime | None = None,
-    ) -> Page[InventoryLevel]:
+    ) -> InventoryLevelPage:
         filters = {
             "sku": sorted(skus),
             "location": sorted(locations),
             "updated_since": updated_since.isoformat() if updated_since else None,
         }
-        position = self._cursors.decode(cursor, ctx.tenant_id, "inventory", filters) if cursor else None
+        position = (
+            self._cursors.decode(cursor, ctx.tenant_id, "inventory", filters) if cursor else None
+        )
         backends = await self._backends.for_tenant(ctx.tenant_id)
         source = backends.names["inventory"]
         query = StockQuery(
-            skus=tuple(skus), location_ids=tuple(locations), updated_since=updated_since, limit=limit, cursor=position
+            skus=tuple(skus),
+            location_ids=tuple(locations),
+            updated_since=updated_since,
+            limit=limit,
+            cursor=position,
         )
         page = await call_backend(backends.inventory.list_stock(query), backend=source)
         as_of = datetime.now(UTC)
         next_cursor = (
-            self._cursors.encode(ctx.tenant_id, "inventory", filters, page.next_cursor) if page.next_cursor else None
+            self._cursors.encode(ctx.tenant_id, "inventory", filters, page.next_cursor)
+            if page.next_cursor
+            else None
         )
-        return Page(data=[to_level(record, source, as_of) for record in page.items], next_cursor=next_cursor)
+        return InventoryLevelPage(
+            data=[to_level(record, source, as_of) for record in page.items], next_cursor=next_cursor
+        )

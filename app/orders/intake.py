@@ -19,7 +19,14 @@ from app.customers.service import CustomerService
 from app.idempotency import IdempotencyClaim, IdempotencyStore, StoredResponse
 from app.orders.events import record_received
 from app.orders.views import to_order
-from app.problems import BackendUnavailableError, Conflict, FieldError, InvalidRequest, NotFound, Unprocessable
+from app.problems import (
+    BackendUnavailableError,
+    Conflict,
+    FieldError,
+    InvalidRequest,
+    NotFound,
+    Unprocessable,
+)
 from app.store.database import Database
 from app.store.ids import new_id
 from app.store.models import OrderRow, OutboxEntry, Tenant
@@ -91,7 +98,8 @@ class OrderIntake:
         what a replay of the same key will get."""
         if data.placed_at.tzinfo is None:
             raise InvalidRequest(
-                "placed_at needs a UTC offset", errors=[FieldError("placed_at", "RFC 3339 with offset, e.g. Z")]
+                "placed_at needs a UTC offset",
+                errors=[FieldError("placed_at", "RFC 3339 with offset, e.g. Z")],
             )
         lines, currency = compute_lines(data)
         totals = compute_totals(data, lines, currency)
@@ -114,7 +122,9 @@ class OrderIntake:
             customer=customer,
             lines=msgspec.to_builtins(lines),
             shipping_address=msgspec.to_builtins(data.shipping_address),
-            billing_address=msgspec.to_builtins(data.billing_address) if data.billing_address else None,
+            billing_address=msgspec.to_builtins(data.billing_address)
+            if data.billing_address
+            else None,
             totals=msgspec.to_builtins(totals),
             reservation_id=data.reservation_id,
             placed_at=data.placed_at,
@@ -146,7 +156,8 @@ class OrderIntake:
             if existing is None:
                 raise
             raise Conflict(
-                f"order {data.external_reference} of channel {data.channel} was already received as {existing}",
+                f"order {data.external_reference} of channel {data.channel} "
+                f"was already received as {existing}",
                 extra={"existing_id": existing},
             ) from None
         self._on_accepted()
@@ -162,7 +173,9 @@ class OrderIntake:
                 errors=[FieldError("channel", "must be one of: " + ", ".join(channels))],
             )
 
-    async def _resolve_customer(self, ctx: CallContext, data: OrderCreate, unverified: list[str]) -> dict[str, Any]:
+    async def _resolve_customer(
+        self, ctx: CallContext, data: OrderCreate, unverified: list[str]
+    ) -> dict[str, Any]:
         ref = data.customer
         snapshot: dict[str, Any] = {
             "id": ref.id,
@@ -183,7 +196,9 @@ class OrderIntake:
             unverified.append("customer")
             return snapshot
         snapshot.update(
-            email=customer.email, first_name=customer.first_name, last_name=customer.last_name,
+            email=customer.email,
+            first_name=customer.first_name,
+            last_name=customer.last_name,
             phone=ref.phone or customer.phone,
         )
         return snapshot
@@ -205,8 +220,12 @@ class OrderIntake:
                 ],
             )
 
-    async def _find_by_reference(self, ctx: CallContext, channel: str, reference: str) -> str | None:
+    async def _find_by_reference(
+        self, ctx: CallContext, channel: str, reference: str
+    ) -> str | None:
         async with self._db.session(ctx.tenant_id) as session:
             return await session.scalar(
-                select(OrderRow.id).where(OrderRow.channel == channel, OrderRow.external_reference == reference)
+                select(OrderRow.id).where(
+                    OrderRow.channel == channel, OrderRow.external_reference == reference
+                )
             )

@@ -12,7 +12,7 @@ from app.paging import CursorCodec
 from app.problems import NotFound
 from app.store.database import Database
 from app.store.models import OrderEventRow, OrderRow
-from contracts.v1 import Order, OrderEvent, Page
+from contracts.v1 import Order, OrderEvent, OrderPage
 
 
 class OrderQueries:
@@ -30,7 +30,7 @@ class OrderQueries:
         channel: str | None = None,
         external_reference: str | None = None,
         updated_since: datetime | None = None,
-    ) -> Page[Order]:
+    ) -> OrderPage:
         filters = {
             "status": status,
             "channel": channel,
@@ -39,7 +39,9 @@ class OrderQueries:
         }
         query = select(OrderRow)
         if cursor:
-            query = query.where(OrderRow.id < self._cursors.decode(cursor, ctx.tenant_id, "orders", filters))
+            query = query.where(
+                OrderRow.id < self._cursors.decode(cursor, ctx.tenant_id, "orders", filters)
+            )
         if status:
             query = query.where(OrderRow.status == status)
         if channel:
@@ -52,8 +54,10 @@ class OrderQueries:
         async with self._db.session(ctx.tenant_id) as session:
             rows = list((await session.scalars(query)).all())
         page, more = rows[:limit], len(rows) > limit
-        next_cursor = self._cursors.encode(ctx.tenant_id, "orders", filters, page[-1].id) if more else None
-        return Page(data=[to_order(row) for row in page], next_cursor=next_cursor)
+        next_cursor = (
+            self._cursors.encode(ctx.tenant_id, "orders", filters, page[-1].id) if more else None
+        )
+        return OrderPage(data=[to_order(row) for row in page], next_cursor=next_cursor)
 
     async def get_order(self, ctx: CallContext, order_id: str) -> Order:
         async with self._db.session(ctx.tenant_id) as session:
@@ -69,7 +73,9 @@ class OrderQueries:
                 raise NotFound(f"no order {order_id}")
             rows = (
                 await session.scalars(
-                    select(OrderEventRow).where(OrderEventRow.order_id == order_id).order_by(OrderEventRow.sequence)
+                    select(OrderEventRow)
+                    .where(OrderEventRow.order_id == order_id)
+                    .order_by(OrderEventRow.sequence)
                 )
             ).all()
         return [to_event(row) for row in rows]

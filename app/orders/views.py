@@ -18,7 +18,9 @@ def to_order(row: OrderRow) -> Order:
         customer=msgspec.convert(row.customer, OrderCustomer),
         lines=msgspec.convert(row.lines, list[OrderLine]),
         shipping_address=msgspec.convert(row.shipping_address, Address),
-        billing_address=msgspec.convert(row.billing_address, Address) if row.billing_address else None,
+        billing_address=msgspec.convert(row.billing_address, Address)
+        if row.billing_address
+        else None,
         totals=msgspec.convert(row.totals, OrderTotals),
         reservation_id=row.reservation_id,
         placed_at=row.placed_at,

@@ -29,7 +29,6 @@ from app.backend_calls import DEFAULT_TIMEOUT
 from app.correlation import set_correlation_id
 from app.idempotency import IdempotencyStore
 from app.orders.events import record_note, record_transition
-from app.orders.intake import SUBMIT
 from app.publicids import CUSTOMER, key_of, public_id
 from app.settings import WorkerSettings
 from app.store.database import Database
@@ -89,7 +88,9 @@ class OutboxWorker:
                 continue
             self._wake.clear()
             waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
-            await asyncio.wait(waiters, timeout=self._settings.poll_interval, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                waiters, timeout=self._settings.poll_interval, return_when=asyncio.FIRST_COMPLETED
+            )
             for waiter in waiters:
                 waiter.cancel()
 
@@ -156,7 +157,9 @@ class OutboxWorker:
         except (PermanentBackendError, _Undeliverable) as error:
             await self._dead_letter(claim, f"{type(error).__name__}: {error}")
         except Exception as error:  # an adapter bug or mapping fault: park it for an operator
-            log.exception("unexpected failure delivering an order", extra={"order_id": claim.order_id})
+            log.exception(
+                "unexpected failure delivering an order", extra={"order_id": claim.order_id}
+            )
             await self._dead_letter(claim, f"unexpected {type(error).__name__}: {error}")
         else:
             await self._delivered(claim, backends.names["orders"], receipt, customer_key)
@@ -189,7 +192,9 @@ class OutboxWorker:
         )
         return record.key
 
-    async def _delivered(self, claim: Claim, backend: str, receipt: SaleReceipt, customer_key: str) -> None:
+    async def _delivered(
+        self, claim: Claim, backend: str, receipt: SaleReceipt, customer_key: str
+    ) -> None:
         async with self._db.session(claim.tenant_id, write=True) as session:
             order = await session.scalar(select(OrderRow).where(OrderRow.id == claim.order_id))
             if order is None:
@@ -199,7 +204,11 @@ class OutboxWorker:
             order.external_ids = {**order.external_ids, **receipt.external_ids}
             if not order.customer.get("id"):
                 order.customer = {**order.customer, "id": public_id(CUSTOMER, customer_key)}
-            detail = {"backend": backend, "attempt": claim.attempts, "existing_sale": not receipt.created}
+            detail = {
+                "backend": backend,
+                "attempt": claim.attempts,
+                "existing_sale": not receipt.created,
+            }
             record_transition(
                 session,
                 order,
@@ -238,9 +247,13 @@ class OutboxWorker:
 
     async def _retry_later(self, claim: Claim, error: BaseException) -> None:
         if claim.attempts >= self._settings.max_attempts:
-            await self._dead_letter(claim, f"retries exhausted after {claim.attempts} attempts: {error}")
+            await self._dead_letter(
+                claim, f"retries exhausted after {claim.attempts} attempts: {error}"
+            )
             return
-        delay = min(self._settings.backoff_max, self._settings.backoff_base * 2 ** (claim.attempts - 1))
+        delay = min(
+            self._settings.backoff_max, self._settings.backoff_base * 2 ** (claim.attempts - 1)
+        )
         delay = random.uniform(delay / 2, delay)  # noqa: S311 - jitter, not security
         retry_after = getattr(error, "retry_after", None)
         if retry_after:
@@ -329,11 +342,17 @@ def _sale_request(order: OrderRow, customer_key: str) -> SaleRequest:
         external_reference=order.external_reference,
         customer_key=customer_key,
         lines=[
-            SaleLine(sku=line["sku"], quantity=line["quantity"], unit_price=msgspec.convert(line["unit_price"], Money))
+            SaleLine(
+                sku=line["sku"],
+                quantity=line["quantity"],
+                unit_price=msgspec.convert(line["unit_price"], Money),
+            )
             for line in order.lines
         ],
         shipping_address=msgspec.convert(order.shipping_address, Address),
-        billing_address=msgspec.convert(order.billing_address, Address) if order.billing_address else None,
+        billing_address=msgspec.convert(order.billing_address, Address)
+        if order.billing_address
+        else None,
         totals=msgspec.convert(order.totals, OrderTotals),
         placed_at=order.placed_at,
     )

@@ -18,7 +18,12 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
 from app.settings import DatabaseSettings
@@ -36,9 +41,7 @@ def create_engine(settings: DatabaseSettings) -> AsyncEngine:
         path = settings.url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(
-            settings.url, echo=settings.echo, connect_args={"timeout": 30}
-        )
+        engine = create_async_engine(settings.url, echo=settings.echo, connect_args={"timeout": 30})
         _configure_sqlite(engine)
         return engine
     return create_async_engine(
@@ -89,9 +92,10 @@ def _stamp_tenant(session: Session, _context: Any, _instances: Any) -> None:
         return
     for obj in list(session.new) + list(session.dirty):
         if isinstance(obj, TenantScoped):
-            if obj.tenant_id is None:
+            current: str | None = getattr(obj, "tenant_id", None)
+            if current is None:
                 obj.tenant_id = tenant_id
-            elif obj.tenant_id != tenant_id:
+            elif current != tenant_id:
                 raise TenantMismatch(type(obj).__name__)
 
 

@@ -59,9 +59,11 @@ class BindingStore:
         self._box = box
         self._registry = registry
 
-    async def list(self, tenant_id: str) -> list[BindingView]:
+    async def views(self, tenant_id: str) -> list[BindingView]:
         async with self._db.session(tenant_id) as session:
-            rows = (await session.scalars(select(BackendBinding).order_by(BackendBinding.domain))).all()
+            rows = (
+                await session.scalars(select(BackendBinding).order_by(BackendBinding.domain))
+            ).all()
         return [self._view(row) for row in rows]
 
     async def load(self, tenant_id: str) -> dict[str, tuple[BindingView, dict[str, str]]]:
@@ -80,13 +82,17 @@ class BindingStore:
     ) -> list[BindingView]:
         self._registry.get(adapter)  # unknown adapters fail before anything is written
         encrypted = (
-            self._box.encrypt(msgspec.json.encode(secrets), f"binding:{tenant_id}") if secrets else None
+            self._box.encrypt(msgspec.json.encode(secrets), f"binding:{tenant_id}")
+            if secrets
+            else None
         )
         async with self._db.session(tenant_id, write=True) as session:
             existing = {
                 row.domain: row
                 for row in (
-                    await session.scalars(select(BackendBinding).where(BackendBinding.domain.in_(domains)))
+                    await session.scalars(
+                        select(BackendBinding).where(BackendBinding.domain.in_(domains))
+                    )
                 ).all()
             }
             for domain in domains:
@@ -106,7 +112,7 @@ class BindingStore:
                     row.settings = settings
                     row.secrets_encrypted = encrypted
                     row.version += 1
-        return [view for view in await self.list(tenant_id) if view.domain in domains]
+        return [view for view in await self.views(tenant_id) if view.domain in domains]
 
     def _secrets(self, row: BackendBinding) -> dict[str, str]:
         if not row.secrets_encrypted:
@@ -143,7 +149,9 @@ class BackendResolver:
     def invalidate(self, tenant_id: str) -> None:
         self._tenants.pop(tenant_id, None)
 
-    async def instance(self, adapter: str, settings: dict[str, Any], secrets: dict[str, str]) -> BackendLifecycle:
+    async def instance(
+        self, adapter: str, settings: dict[str, Any], secrets: dict[str, str]
+    ) -> BackendLifecycle:
         """The shared adapter for one backend configuration, built on first use."""
         fingerprint = hashlib.sha256(
             msgspec.json.encode([adapter, settings, secrets], order="sorted")
@@ -154,7 +162,9 @@ class BackendResolver:
             self._instances[fingerprint] = instance
         return instance
 
-    async def provision(self, adapter: str, settings: dict[str, Any], secrets: dict[str, str]) -> None:
+    async def provision(
+        self, adapter: str, settings: dict[str, Any], secrets: dict[str, str]
+    ) -> None:
         instance = await self.instance(adapter, settings, secrets)
         if isinstance(instance, Provisionable):
             await instance.provision()

@@ -24,7 +24,9 @@ def _write(path: Path, issued: IssuedCredentials) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
-        json.dump({"client_id": issued.client.client_id, "client_secret": issued.client_secret}, handle)
+        json.dump(
+            {"client_id": issued.client.client_id, "client_secret": issued.client_secret}, handle
+        )
         handle.write("\n")
 
 
@@ -46,7 +48,9 @@ async def ensure_demo(services: Services, var_dir: Path) -> list[str]:
             issued = await services.tenants.rotate_secret(client_id)  # the file was lost: re-issue
         else:
             name = "Demo storefront" if tenant else "Platform operator"
-            issued = await services.tenants.create_client(client_id=client_id, name=name, tenant_id=tenant)
+            issued = await services.tenants.create_client(
+                client_id=client_id, name=name, tenant_id=tenant
+            )
         _write(path, issued)
         messages.append(
             f"{label}: client_id={issued.client.client_id} client_secret={issued.client_secret} "

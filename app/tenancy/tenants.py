@@ -51,7 +51,9 @@ def _tenant_view(row: Tenant) -> TenantView:
 
 
 def _client_view(row: Client) -> ClientView:
-    return ClientView(row.client_id, row.tenant_id, row.name, row.kind, list(row.scopes), row.status)
+    return ClientView(
+        row.client_id, row.tenant_id, row.name, row.kind, list(row.scopes), row.status
+    )
 
 
 class TenantDirectory:

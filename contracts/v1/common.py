@@ -17,7 +17,7 @@ AmountStr = Annotated[
     str,
     msgspec.Meta(
         pattern=r"^-?(0|[1-9][0-9]{0,14})(\.[0-9]{1,4})?$",
-        description="Decimal amount as a string, e.g. \"19.99\"; never a float.",
+        description='Decimal amount as a string, e.g. "19.99"; never a float.',
         examples=["19.99"],
     ),
 ]

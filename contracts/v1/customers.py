@@ -69,8 +69,15 @@ class CustomerUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     email: Email | msgspec.UnsetType = msgspec.UNSET
     first_name: Name | msgspec.UnsetType = msgspec.UNSET
     last_name: Name | msgspec.UnsetType = msgspec.UNSET
-    phone: Phone | None | msgspec.UnsetType = msgspec.UNSET
+    phone: Phone | msgspec.UnsetType | None = msgspec.UNSET
     addresses: Annotated[list[Address], msgspec.Meta(max_length=20)] | msgspec.UnsetType = (
         msgspec.UNSET
     )
     marketing_consent: bool | msgspec.UnsetType = msgspec.UNSET
+
+
+class CustomerPage(msgspec.Struct, kw_only=True):
+    """A page of customers (the concrete form of `Page`, so the schema names its items)."""
+
+    data: list[Customer]
+    next_cursor: str | None

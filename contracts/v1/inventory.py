@@ -24,3 +24,10 @@ class InventoryLevel(msgspec.Struct, kw_only=True):
     updated_at: datetime
     source: str
     as_of: datetime
+
+
+class InventoryLevelPage(msgspec.Struct, kw_only=True):
+    """A page of inventory levels (the concrete form of `Page`, so the schema names its items)."""
+
+    data: list[InventoryLevel]
+    next_cursor: str | None

@@ -150,3 +150,10 @@ class OrderEventList(msgspec.Struct, kw_only=True):
     """`GET /v1/orders/{id}/events`: every event of the order, oldest first."""
 
     data: list[OrderEvent]
+
+
+class OrderPage(msgspec.Struct, kw_only=True):
+    """A page of orders, newest first (`Page` made concrete, so the schema names its items)."""
+
+    data: list[Order]
+    next_cursor: str | None

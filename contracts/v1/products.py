@@ -37,3 +37,10 @@ class Product(msgspec.Struct, kw_only=True):
     variants: list[Variant]
     external_ids: dict[str, str]
     updated_at: datetime
+
+
+class ProductPage(msgspec.Struct, kw_only=True):
+    """A page of products (the concrete form of `Page`, so the schema names its items)."""
+
+    data: list[Product]
+    next_cursor: str | None

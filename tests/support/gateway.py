@@ -24,7 +24,10 @@ ISSUER = "http://gateway.test"
 
 
 def make_settings(database_url: str, var_dir: Path, **overrides: Any) -> Settings:
-    worker = overrides.pop("worker", WorkerSettings(embedded=True, poll_interval=0.05, backoff_base=0.05, backoff_max=0.5))
+    worker = overrides.pop(
+        "worker",
+        WorkerSettings(embedded=True, poll_interval=0.05, backoff_base=0.05, backoff_max=0.5),
+    )
     settings = Settings(
         database=DatabaseSettings(url=database_url, pool_size=5),
         var_dir=var_dir,
@@ -45,13 +48,17 @@ class Gateway:
     credentials: dict[str, tuple[str, str]] = field(default_factory=dict)
     _tokens: dict[tuple[str, str | None], str] = field(default_factory=dict)
 
-    async def add_tenant(self, tenant_id: str, *, channels: list[str] | None = None) -> tuple[str, str]:
+    async def add_tenant(
+        self, tenant_id: str, *, channels: list[str] | None = None
+    ) -> tuple[str, str]:
         """Provision a tenant with a channel client holding every /v1 scope."""
         if await self.services.tenants.get_tenant(tenant_id) is None:
             await provision_tenant(self.services, tenant_id, f"Tenant {tenant_id}", channels)
         return await self.add_client(f"{tenant_id}-client", tenant_id)
 
-    async def add_client(self, client_id: str, tenant_id: str | None, scopes: list[str] | None = None) -> tuple[str, str]:
+    async def add_client(
+        self, client_id: str, tenant_id: str | None, scopes: list[str] | None = None
+    ) -> tuple[str, str]:
         if client_id not in self.credentials:
             issued = await self.services.tenants.create_client(
                 client_id=client_id, name=client_id, tenant_id=tenant_id, scopes=scopes
@@ -76,13 +83,19 @@ class Gateway:
     async def headers(self, client_id: str, **extra: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {await self.token(client_id)}", **extra}
 
-    async def wait_for_status(self, client_id: str, order_id: str, statuses: set[str], timeout: float = 15.0) -> dict[str, Any]:
+    async def wait_for_status(
+        self, client_id: str, order_id: str, statuses: set[str], timeout: float = 15.0
+    ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while True:
-            response = await self.http.get(f"/v1/orders/{order_id}", headers=await self.headers(client_id))
+            response = await self.http.get(
+                f"/v1/orders/{order_id}", headers=await self.headers(client_id)
+            )
             assert response.status_code == 200, response.text
             body: dict[str, Any] = response.json()
-            if body["status"] in statuses or (body["dead_lettered"] and "dead_lettered" in statuses):
+            if body["status"] in statuses or (
+                body["dead_lettered"] and "dead_lettered" in statuses
+            ):
                 return body
             if time.monotonic() > deadline:
                 raise AssertionError(f"order {order_id} stayed {body['status']}")

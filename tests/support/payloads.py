@@ -27,7 +27,11 @@ def order(**overrides: Any) -> dict[str, Any]:
     base = {
         "channel": "web",
         "external_reference": f"WEB-{unique}",
-        "customer": {"email": f"shopper-{unique}@example.com", "first_name": "Ana", "last_name": "Smit"},
+        "customer": {
+            "email": f"shopper-{unique}@example.com",
+            "first_name": "Ana",
+            "last_name": "Smit",
+        },
         "lines": [
             {"sku": SKU_A, "quantity": 2, "unit_price": {"amount": "16.00", "currency": "EUR"}},
         ],

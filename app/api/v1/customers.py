@@ -8,23 +8,24 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, patch, post
-from litestar.params import FromPath, FromQuery, HeaderParameter, QueryParameter, JSONBody
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 
 from app.api.body import StrictBody
 from app.api.deps import Ctx, ServicesDep, as_utc
 from app.api.guards import requires
 from app.api.idempotent import run_idempotent
+from app.api.openapi import GET_ONE, READ, WRITE, problems
 from app.api.responses import json_response
 from app.api.v1.products import Cursor, Limit
-from app.context import CallContext
 from app.idempotency import HEADER, IdempotencyClaim, StoredResponse, parse_key
 from app.paging import check_limit
-from app.services import Services
-from contracts.v1 import Customer, CustomerCreate, CustomerUpdate, Page
+from contracts.v1 import Customer, CustomerCreate, CustomerPage, CustomerUpdate
 
 IdempotencyKey = Annotated[
     str | None,
-    HeaderParameter(name=HEADER, description="Makes the create safe to retry (at most 255 characters)."),
+    HeaderParameter(
+        name=HEADER, description="Makes the create safe to retry (at most 255 characters)."
+    ),
 ]
 
 
@@ -32,7 +33,13 @@ class CustomerController(Controller):
     path = "/v1/customers"
     tags = ["Customers"]
 
-    @get("/", operation_id="listCustomers", summary="List customers", guards=[requires("customers:read")])
+    @get(
+        "/",
+        operation_id="listCustomers",
+        responses=problems(*READ),
+        summary="List customers",
+        guards=[requires("customers:read")],
+    )
     async def list_customers(
         self,
         request: Request[Any, Any, Any],
@@ -43,7 +50,7 @@ class CustomerController(Controller):
         email: Annotated[str | None, QueryParameter(max_length=254)] = None,
         phone: Annotated[str | None, QueryParameter(max_length=40)] = None,
         updated_since: FromQuery[datetime | None] = None,
-    ) -> Response[Page[Customer]]:
+    ) -> Response[CustomerPage]:
         http = services.settings.http
         page = await services.customers.list_customers(
             ctx,
@@ -55,15 +62,26 @@ class CustomerController(Controller):
         )
         return json_response(request, page)
 
-    @get("/{customer_id:str}", operation_id="getCustomer", summary="Get a customer", guards=[requires("customers:read")])
+    @get(
+        "/{customer_id:str}",
+        operation_id="getCustomer",
+        responses=problems(*GET_ONE),
+        summary="Get a customer",
+        guards=[requires("customers:read")],
+    )
     async def get_customer(
-        self, request: Request[Any, Any, Any], services: ServicesDep, ctx: Ctx, customer_id: FromPath[str]
+        self,
+        request: Request[Any, Any, Any],
+        services: ServicesDep,
+        ctx: Ctx,
+        customer_id: FromPath[str],
     ) -> Response[Customer]:
         return json_response(request, await services.customers.get_customer(ctx, customer_id))
 
     @post(
         "/",
         operation_id="createCustomer",
+        responses=problems(*WRITE),
         summary="Create a customer (written through to the backend)",
         guards=[requires("customers:write")],
         dto=StrictBody[CustomerCreate],
@@ -81,15 +99,24 @@ class CustomerController(Controller):
         key = parse_key(idempotency_key, required=False)
         if key is None:
             customer = await services.customers.create_customer(ctx, data)
-            return json_response(request, customer, status_code=201, headers={"Location": f"{self.path}/{customer.id}"})
+            return json_response(
+                request,
+                customer,
+                status_code=201,
+                headers={"Location": f"{self.path}/{customer.id}"},
+            )
 
         async def create(claim: IdempotencyClaim) -> StoredResponse:
             # The customer number follows from the key, so a retry after a crash finds the
             # customer the first attempt created instead of making a second one.
             digest = hashlib.sha256(f"{ctx.tenant_id}\0{ctx.client_id}\0{key}".encode()).hexdigest()
-            customer = await services.customers.create_customer(ctx, data, key=f"GW-K{digest[:24].upper()}")
+            customer = await services.customers.create_customer(
+                ctx, data, key=f"GW-K{digest[:24].upper()}"
+            )
             stored = StoredResponse(
-                status=201, body=msgspec.json.encode(customer), headers={"Location": f"{self.path}/{customer.id}"}
+                status=201,
+                body=msgspec.json.encode(customer),
+                headers={"Location": f"{self.path}/{customer.id}"},
             )
             await services.idempotency.complete(claim, stored)
             return stored
@@ -99,6 +126,7 @@ class CustomerController(Controller):
     @patch(
         "/{customer_id:str}",
         operation_id="updateCustomer",
+        responses=problems(*WRITE, 404),
         summary="Change a customer (JSON merge patch semantics)",
         guards=[requires("customers:write")],
         dto=StrictBody[CustomerUpdate],
@@ -112,4 +140,6 @@ class CustomerController(Controller):
         customer_id: FromPath[str],
         data: JSONBody[CustomerUpdate],
     ) -> Response[Customer]:
-        return json_response(request, await services.customers.update_customer(ctx, customer_id, data))
+        return json_response(
+            request, await services.customers.update_customer(ctx, customer_id, data)
+        )

@@ -6,17 +6,16 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get
-from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.params import FromQuery, QueryParameter
 
 from app.api.deps import Ctx, ServicesDep, as_utc
 from app.api.guards import requires
+from app.api.openapi import READ, problems
 from app.api.responses import json_response
 from app.api.v1.products import Cursor, Limit
-from app.context import CallContext
 from app.paging import check_limit
 from app.problems import InvalidParameter
-from app.services import Services
-from contracts.v1 import InventoryLevel, Page
+from contracts.v1 import InventoryLevelPage
 
 
 class InventoryController(Controller):
@@ -24,7 +23,12 @@ class InventoryController(Controller):
     tags = ["Inventory"]
     guards = [requires("inventory:read")]
 
-    @get("/", operation_id="listInventoryLevels", summary="Stock levels per SKU and location")
+    @get(
+        "/",
+        operation_id="listInventoryLevels",
+        responses=problems(*READ),
+        summary="Stock levels per SKU and location",
+    )
     async def list_levels(
         self,
         request: Request[Any, Any, Any],
@@ -32,10 +36,14 @@ class InventoryController(Controller):
         ctx: Ctx,
         limit: Limit = None,
         cursor: Cursor = None,
-        sku: Annotated[list[str] | None, QueryParameter(description="Repeat for several SKUs (at most 100).")] = None,
-        location: Annotated[list[str] | None, QueryParameter(description="Location ids; repeat for several.")] = None,
+        sku: Annotated[
+            list[str] | None, QueryParameter(description="Repeat for several SKUs (at most 100).")
+        ] = None,
+        location: Annotated[
+            list[str] | None, QueryParameter(description="Location ids; repeat for several.")
+        ] = None,
         updated_since: FromQuery[datetime | None] = None,
-    ) -> Response[Page[InventoryLevel]]:
+    ) -> Response[InventoryLevelPage]:
         skus, locations = sku or [], location or []
         if len(skus) > 100 or len(locations) > 50:
             raise InvalidParameter("at most 100 sku and 50 location values per request")

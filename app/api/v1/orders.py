@@ -7,19 +7,18 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.params import FromPath, FromQuery, HeaderParameter, QueryParameter, JSONBody
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 
 from app.api.body import StrictBody
 from app.api.deps import Ctx, ServicesDep, as_utc
 from app.api.guards import requires
 from app.api.idempotent import run_idempotent
+from app.api.openapi import GET_ONE, READ, WRITE, problems
 from app.api.responses import json_response
 from app.api.v1.products import Cursor, Limit
-from app.context import CallContext
 from app.idempotency import HEADER, IdempotencyClaim, StoredResponse, parse_key
 from app.paging import check_limit
-from app.services import Services
-from contracts.v1 import Order, OrderCreate, Page
+from contracts.v1 import Order, OrderCreate, OrderPage
 from contracts.v1.orders import OrderEventList, OrderStatus
 
 
@@ -30,6 +29,7 @@ class OrderController(Controller):
     @post(
         "/",
         operation_id="createOrder",
+        responses=problems(*WRITE),
         summary="Place an order; accepted durably (202) and posted to the backend asynchronously",
         guards=[requires("orders:write")],
         dto=StrictBody[OrderCreate],
@@ -43,15 +43,17 @@ class OrderController(Controller):
         ctx: Ctx,
         data: JSONBody[OrderCreate],
         idempotency_key: Annotated[
-            str | None, HeaderParameter(name=HEADER, description="Required; at most 255 characters.")
-        ] = None,
+            str, HeaderParameter(name=HEADER, description="Required; at most 255 characters.")
+        ],
     ) -> Response[Order]:
         key = parse_key(idempotency_key, required=True)
         assert key is not None
 
         def render(order: Order) -> StoredResponse:
             return StoredResponse(
-                status=202, body=msgspec.json.encode(order), headers={"Location": f"{self.path}/{order.id}"}
+                status=202,
+                body=msgspec.json.encode(order),
+                headers={"Location": f"{self.path}/{order.id}"},
             )
 
         async def accept(claim: IdempotencyClaim) -> StoredResponse:
@@ -59,7 +61,13 @@ class OrderController(Controller):
 
         return await run_idempotent(request, services, ctx, key, accept)
 
-    @get("/", operation_id="listOrders", summary="List orders, newest first", guards=[requires("orders:read")])
+    @get(
+        "/",
+        operation_id="listOrders",
+        responses=problems(*READ),
+        summary="List orders, newest first",
+        guards=[requires("orders:read")],
+    )
     async def list_orders(
         self,
         request: Request[Any, Any, Any],
@@ -71,7 +79,7 @@ class OrderController(Controller):
         channel: Annotated[str | None, QueryParameter(max_length=50)] = None,
         external_reference: Annotated[str | None, QueryParameter(max_length=100)] = None,
         updated_since: FromQuery[datetime | None] = None,
-    ) -> Response[Page[Order]]:
+    ) -> Response[OrderPage]:
         http = services.settings.http
         page = await services.orders.list_orders(
             ctx,
@@ -84,20 +92,35 @@ class OrderController(Controller):
         )
         return json_response(request, page)
 
-    @get("/{order_id:str}", operation_id="getOrder", summary="Get an order", guards=[requires("orders:read")])
+    @get(
+        "/{order_id:str}",
+        operation_id="getOrder",
+        responses=problems(*GET_ONE),
+        summary="Get an order",
+        guards=[requires("orders:read")],
+    )
     async def get_order(
-        self, request: Request[Any, Any, Any], services: ServicesDep, ctx: Ctx, order_id: FromPath[str]
+        self,
+        request: Request[Any, Any, Any],
+        services: ServicesDep,
+        ctx: Ctx,
+        order_id: FromPath[str],
     ) -> Response[Order]:
         return json_response(request, await services.orders.get_order(ctx, order_id))
 
     @get(
         "/{order_id:str}/events",
         operation_id="listOrderEvents",
+        responses=problems(*GET_ONE),
         summary="The order's events, oldest first",
         guards=[requires("orders:read")],
     )
     async def list_events(
-        self, request: Request[Any, Any, Any], services: ServicesDep, ctx: Ctx, order_id: FromPath[str]
+        self,
+        request: Request[Any, Any, Any],
+        services: ServicesDep,
+        ctx: Ctx,
+        order_id: FromPath[str],
     ) -> Response[OrderEventList]:
         events = await services.orders.list_events(ctx, order_id)
         return json_response(request, OrderEventList(data=events))

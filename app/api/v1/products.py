@@ -10,15 +10,16 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 
 from app.api.deps import Ctx, ServicesDep, as_utc
 from app.api.guards import requires
+from app.api.openapi import GET_ONE, READ, problems
 from app.api.responses import json_response
-from app.context import CallContext
 from app.paging import check_limit
-from app.services import Services
-from contracts.v1 import Page, Product
+from contracts.v1 import Product, ProductPage
 from contracts.v1.products import ProductStatus
 
 Limit = Annotated[int | None, QueryParameter(description="Page size, 1..200 (default 50).")]
-Cursor = Annotated[str | None, QueryParameter(description="`next_cursor` of the previous page.", max_length=2048)]
+Cursor = Annotated[
+    str | None, QueryParameter(description="`next_cursor` of the previous page.", max_length=2048)
+]
 
 
 class ProductController(Controller):
@@ -26,7 +27,7 @@ class ProductController(Controller):
     tags = ["Products"]
     guards = [requires("products:read")]
 
-    @get("/", operation_id="listProducts", summary="List products")
+    @get("/", operation_id="listProducts", responses=problems(*READ), summary="List products")
     async def list_products(
         self,
         request: Request[Any, Any, Any],
@@ -38,7 +39,7 @@ class ProductController(Controller):
         barcode: Annotated[str | None, QueryParameter(max_length=64)] = None,
         status: FromQuery[ProductStatus | None] = None,
         updated_since: FromQuery[datetime | None] = None,
-    ) -> Response[Page[Product]]:
+    ) -> Response[ProductPage]:
         http = services.settings.http
         page = await services.catalog.list_products(
             ctx,
@@ -51,8 +52,17 @@ class ProductController(Controller):
         )
         return json_response(request, page)
 
-    @get("/{product_id:str}", operation_id="getProduct", summary="Get a product")
+    @get(
+        "/{product_id:str}",
+        operation_id="getProduct",
+        responses=problems(*GET_ONE),
+        summary="Get a product",
+    )
     async def get_product(
-        self, request: Request[Any, Any, Any], services: ServicesDep, ctx: Ctx, product_id: FromPath[str]
+        self,
+        request: Request[Any, Any, Any],
+        services: ServicesDep,
+        ctx: Ctx,
+        product_id: FromPath[str],
     ) -> Response[Product]:
         return json_response(request, await services.catalog.get_product(ctx, product_id))
