@@ -1,0 +1,28 @@
+"""The backends the conformance suite runs against, each freshly seeded with the demo data set.
+
+Every adapter joins by adding a factory here; the tests in test_adapter_conformance.py run
+unchanged against each."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from adapters.sandbox import SandboxBackend
+
+
+@asynccontextmanager
+async def sandbox_backend(tmp_dir: Path) -> AsyncIterator[Any]:
+    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_dir / 'sandbox.db'}")
+    backend = SandboxBackend(engine, engine, dataset=f"conformance-{uuid.uuid4().hex[:8]}")
+    await backend.provision()
+    try:
+        yield backend
+    finally:
+        await backend.aclose()
+        await engine.dispose()
