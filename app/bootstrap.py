@@ -15,6 +15,7 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, OAuthFlow, OAuthFlows, SecurityScheme, Server
 
 from adapters.sandbox import SandboxBackend
+from app.api.admin.bindings import BindingAdminController
 from app.api.admin.tenants import ClientAdminController, TenantAdminController
 from app.api.deps import DEPENDENCIES
 from app.api.errors import EXCEPTION_HANDLERS
@@ -172,6 +173,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
             OrderController,
             TenantAdminController,
             ClientAdminController,
+            BindingAdminController,
         ],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,

@@ -209,6 +209,55 @@ def cmd_clients_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pairs(values: list[str] | None, *, from_env: bool = False) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for item in values or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"expected key=value, got {item!r}")
+        pairs[key] = os.environ.get(value, "") if from_env else value
+    return pairs
+
+
+def cmd_bindings_list(args: argparse.Namespace) -> int:
+    for view in _with_services(_settings(args), lambda s: s.bindings.views(args.tenant_id)):
+        print(
+            json.dumps(
+                {
+                    "domain": view.domain,
+                    "adapter": view.adapter,
+                    "settings": view.settings,
+                    "secret_names": list(view.secret_names),
+                    "version": view.version,
+                }
+            )
+        )
+    return 0
+
+
+def cmd_bindings_set(args: argparse.Namespace) -> int:
+    from app.tenancy.provisioning import rebind
+    from app.tenancy.registry import DOMAINS
+
+    settings: dict[str, Any] = dict(_pairs(args.setting))
+    secrets = {**_pairs(args.secret), **_pairs(args.secret_from_env, from_env=True)}
+    domains = args.domains.split(",") if args.domains else list(DOMAINS)
+    views = _with_services(
+        _settings(args),
+        lambda s: rebind(
+            s,
+            args.tenant_id,
+            domains=domains,
+            adapter=args.adapter,
+            settings=settings,
+            secrets=secrets,
+        ),
+    )
+    for view in views:
+        print(json.dumps({"domain": view.domain, "adapter": view.adapter, "version": view.version}))
+    return 0
+
+
 def cmd_keys_rotate(args: argparse.Namespace) -> int:
     kid = _with_services(_settings(args), lambda s: s.keys.rotate())
     print(json.dumps({"active_kid": kid}))
@@ -277,6 +326,27 @@ def build_parser() -> argparse.ArgumentParser:
     clist = clients.add_parser("list")
     clist.add_argument("--tenant")
     clist.set_defaults(func=cmd_clients_list)
+
+    bindings = sub.add_parser("bindings", help="which backend serves a tenant").add_subparsers(
+        dest="action", required=True
+    )
+    blist = bindings.add_parser("list")
+    blist.add_argument("tenant_id")
+    blist.set_defaults(func=cmd_bindings_list)
+    bset = bindings.add_parser("set", help="bind domains to an adapter (checked by logging in)")
+    bset.add_argument("tenant_id")
+    bset.add_argument("--adapter", required=True)
+    bset.add_argument("--domains", help="comma-separated; default all four")
+    bset.add_argument("--setting", action="append", help="key=value (repeat)")
+    bset.add_argument(
+        "--secret", action="append", help="key=value (repeat); prefer --secret-from-env"
+    )
+    bset.add_argument(
+        "--secret-from-env",
+        action="append",
+        help="key=ENV_VAR: read the secret from the environment",
+    )
+    bset.set_defaults(func=cmd_bindings_set)
 
     keys = sub.add_parser("keys", help="signing keys").add_subparsers(dest="action", required=True)
     keys.add_parser("rotate", help="retire the active signing key and make a new one").set_defaults(

@@ -1,12 +1,18 @@
-"""Creating a tenant ready to serve: the tenant row, then its default backend binding (the
-sandbox, with a data set of its own), provisioned."""
+"""Creating a tenant ready to serve, and (re)binding its domains to a backend.
+
+A new tenant is bound to the sandbox with a data set of its own. A binding to any adapter is
+checked before it is saved: the adapter is built from the given settings and must log in.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from app.tenancy.registry import DOMAINS
+from app.problems import InvalidRequest, NotFound, Unprocessable
+from app.tenancy.bindings import BindingView
+from app.tenancy.registry import DOMAINS, UnknownAdapter
 from app.tenancy.tenants import TenantView
+from contracts.errors import BackendError
 
 if TYPE_CHECKING:
     from app.services import Services
@@ -22,3 +28,47 @@ async def provision_tenant(
     await services.backends.provision(DEFAULT_ADAPTER, settings, {})
     await services.bindings.bind(tenant_id, list(DOMAINS), DEFAULT_ADAPTER, settings)
     return view
+
+
+async def rebind(
+    services: Services,
+    tenant_id: str,
+    *,
+    domains: list[str],
+    adapter: str,
+    settings: dict[str, Any],
+    secrets: dict[str, str],
+) -> list[BindingView]:
+    """Bind `domains` of a tenant to `adapter` once the backend accepts these credentials."""
+    if await services.tenants.get_tenant(tenant_id) is None:
+        raise NotFound(f"no tenant {tenant_id}")
+    unknown_domains = sorted(set(domains) - set(DOMAINS))
+    if unknown_domains or not domains:
+        raise InvalidRequest(f"domains must be among {', '.join(DOMAINS)}")
+    try:
+        spec = services.registry.get(adapter)
+    except UnknownAdapter:
+        raise InvalidRequest(
+            f"unknown adapter {adapter!r}; known: {', '.join(services.registry.names())}"
+        ) from None
+    missing = [key for key in spec.settings_keys if key not in settings]
+    missing += [key for key in spec.secret_keys if not secrets.get(key)]
+    if missing:
+        raise InvalidRequest(f"adapter {adapter} needs: {', '.join(missing)}")
+    if not set(domains) <= spec.domains:
+        raise InvalidRequest(f"adapter {adapter} serves only {', '.join(sorted(spec.domains))}")
+    try:
+        candidate = spec.factory(settings, secrets)
+    except (KeyError, ValueError, TypeError) as error:
+        raise InvalidRequest(f"settings rejected by adapter {adapter}: {error}") from None
+    try:
+        await candidate.check()
+    except BackendError as error:
+        raise Unprocessable(
+            f"adapter {adapter} could not log in to the backend: {error.message}"
+        ) from None
+    finally:
+        await candidate.aclose()
+    views = await services.bindings.bind(tenant_id, domains, adapter, settings, secrets)
+    services.backends.invalidate(tenant_id)
+    return views
