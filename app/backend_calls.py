@@ -12,7 +12,9 @@ import logging
 from collections.abc import Awaitable
 from typing import TypeVar
 
+from app.correlation import current_correlation_id
 from app.problems import BackendUnavailableError, Unprocessable
+from app.telemetry import tracer
 from contracts.errors import (
     BackendError,
     BusinessRejection,
@@ -30,8 +32,12 @@ async def call_backend(
     operation: Awaitable[T], *, backend: str, within: float = DEFAULT_TIMEOUT
 ) -> T:
     try:
-        async with asyncio.timeout(within):
-            return await operation
+        with tracer.start_as_current_span(
+            "backend.call",
+            attributes={"backend": backend, "correlation_id": current_correlation_id()},
+        ):
+            async with asyncio.timeout(within):
+                return await operation
     except TimeoutError:
         log.warning("backend call timed out", extra={"backend": backend})
         raise BackendUnavailableError(

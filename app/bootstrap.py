@@ -163,7 +163,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
                 await built.backends.aclose()
                 await built.db.dispose()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             HealthController,
             OAuthController,
@@ -177,13 +177,16 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
         ],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[CorrelationMiddleware, authentication_middleware(built.verifier)],
+        middleware=[authentication_middleware(built.verifier)],
         lifespan=[lifespan],
         openapi_config=openapi_config(),
         request_max_body_size=settings.http.max_body_bytes,
         state=_state(built),
         debug=False,
     )
+    # Outside the router, so unrouted requests (404, 405) carry the correlation id too.
+    app.asgi_handler = CorrelationMiddleware(app.asgi_handler)
+    return app
 
 
 def _state(services: Services) -> Any:

@@ -20,12 +20,10 @@ log = logging.getLogger("gateway")
 
 
 def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    from app.telemetry import configure_logging, configure_tracing
+
+    configure_logging(level)
+    configure_tracing("retail-gateway")
 
 
 def _settings(args: argparse.Namespace) -> Settings:

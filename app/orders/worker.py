@@ -34,6 +34,7 @@ from app.settings import WorkerSettings
 from app.store.database import Database
 from app.store.models import OrderRow, OutboxEntry
 from app.store.types import utcnow
+from app.telemetry import tracer
 from app.tenancy.bindings import BackendResolver, TenantBackends
 from contracts.backend import CustomerDraft, CustomerQuery, SaleLine, SaleReceipt, SaleRequest
 from contracts.errors import BusinessRejection, PermanentBackendError, RetryableBackendError
@@ -146,10 +147,18 @@ class OutboxWorker:
             return
         try:
             backends = await self._backends.for_tenant(claim.tenant_id)
-            async with asyncio.timeout(DEFAULT_TIMEOUT * 3):
-                customer_key = await self._customer_key(backends, order)
-                sale = _sale_request(order, customer_key)
-                receipt = await backends.orders.submit_order(sale)
+            with tracer.start_as_current_span(
+                "outbox.deliver",
+                attributes={
+                    "order_id": claim.order_id,
+                    "attempt": claim.attempts,
+                    "correlation_id": claim.correlation_id,
+                },
+            ):
+                async with asyncio.timeout(DEFAULT_TIMEOUT * 3):
+                    customer_key = await self._customer_key(backends, order)
+                    sale = _sale_request(order, customer_key)
+                    receipt = await backends.orders.submit_order(sale)
         except BusinessRejection as error:
             await self._rejected(claim, error)
         except (RetryableBackendError, TimeoutError, OSError) as error:

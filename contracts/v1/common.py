@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Annotated, Generic, TypeVar
 
 import msgspec
@@ -54,6 +54,8 @@ class Money(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     def of(cls, value: Decimal, currency: str) -> Money:
         """Money from a Decimal: at least two decimals, more only when the value needs them."""
         cents = Decimal("0.01")
+        if value.as_tuple().exponent < -4:  # type: ignore[operator]
+            value = value.quantize(Decimal("0.0001"), rounding=ROUND_HALF_EVEN)
         value = value.normalize()
         exponent = value.as_tuple().exponent
         shown = value.quantize(cents) if isinstance(exponent, int) and exponent > -2 else value

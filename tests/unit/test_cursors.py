@@ -61,12 +61,14 @@ def test_filter_order_does_not_matter() -> None:
     position=st.text(max_size=200),
     status=st.none() | st.text(max_size=20),
 )
-def test_round_trip_property_and_url_safe(tenant: str, resource: str, position: str, status: str | None) -> None:
+def test_round_trip_property_and_url_safe(
+    tenant: str, resource: str, position: str, status: str | None
+) -> None:
     c = CursorCodec(SecretBox(b"k" * 32))
     filters = {"status": status}
     cursor = c.encode(tenant, resource, filters, position)
     assert URL_SAFE.match(cursor)
-    assert "=" not in cursor and "+" not in cursor and "/" not in cursor
+    assert not set(cursor) & set("=+/")
     assert c.decode(cursor, tenant, resource, filters) == position
 
 
@@ -156,7 +158,19 @@ def test_another_key_is_refused() -> None:
 
 @pytest.mark.parametrize(
     "junk",
-    ["", ".", "abc", "abc.", ".abc", "a.b.c", "!!!.???", "e30.e30", "W10.AAAA", "a" * 2048, "\u00e9.\u00e9"],
+    [
+        "",
+        ".",
+        "abc",
+        "abc.",
+        ".abc",
+        "a.b.c",
+        "!!!.???",
+        "e30.e30",
+        "W10.AAAA",
+        "a" * 2048,
+        "\u00e9.\u00e9",
+    ],
 )
 def test_junk_is_refused_as_invalid_cursor(junk: str) -> None:
     with pytest.raises(InvalidCursor):

@@ -36,7 +36,9 @@ def decode(raw: bytes) -> Money:
         ("123456789012345.99", "123456789012345.99"),
     ],
 )
-def test_of_renders_at_least_two_decimals_and_more_only_when_needed(value: str, expected: str) -> None:
+def test_of_renders_at_least_two_decimals_and_more_only_when_needed(
+    value: str, expected: str
+) -> None:
     money = Money.of(Decimal(value), "EUR")
     assert money.amount == expected
     assert money.currency == "EUR"

@@ -93,7 +93,9 @@ def test_nothing_goes_back_to_received(current: str) -> None:
     assert not can_transition(current, "received")
 
 
-@pytest.mark.parametrize(("current", "target"), [("received", "bogus"), ("bogus", "submitted"), ("", "")])
+@pytest.mark.parametrize(
+    ("current", "target"), [("received", "bogus"), ("bogus", "submitted"), ("", "")]
+)
 def test_unknown_statuses_never_transition(current: str, target: str) -> None:
     assert not can_transition(current, target)
 
