@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 
 from app.crypto import SecretBox, b64url_decode, b64url_encode
-from app.problems import InvalidCursor, InvalidParameter
+from app.problems import FieldError, InvalidCursor, InvalidParameter
 
 
 class _CursorBody(msgspec.Struct, array_like=True):
@@ -66,5 +66,8 @@ def check_limit(limit: int | None, default: int, maximum: int) -> int:
     if limit is None:
         return default
     if not 1 <= limit <= maximum:
-        raise InvalidParameter(f"limit must be between 1 and {maximum}")
+        raise InvalidParameter(
+            f"limit must be between 1 and {maximum}",
+            errors=[FieldError("limit", f"must be between 1 and {maximum}")],
+        )
     return limit

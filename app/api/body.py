@@ -14,7 +14,7 @@ import msgspec
 from litestar.dto import MsgspecDTO
 from litestar.typing import FieldDefinition
 
-from app.problems import FieldError, InvalidRequest
+from app.problems import FieldError, InvalidRequest, UnsupportedMediaType
 
 if TYPE_CHECKING:
     from litestar._openapi.schema_generation import SchemaCreator
@@ -51,9 +51,38 @@ def field_error_from(error: msgspec.ValidationError) -> FieldError:
     return FieldError(field=path or "$", message=message)
 
 
+def _nul_path(value: Any, path: str = "") -> str | None:
+    """The path of the first string holding a NUL character (no database stores one)."""
+    if isinstance(value, str):
+        return path or "$" if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if "\x00" in key:
+                return f"{path}.{key}".lstrip(".").replace("\x00", "\\0")
+            found = _nul_path(item, f"{path}.{key}" if path else key)
+            if found:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _nul_path(item, f"{path}[{index}]")
+            if found:
+                return found
+    return None
+
+
 def decode_strict(raw: bytes, model: type[T]) -> T:
     if not raw:
         raise InvalidRequest("the request body is empty", errors=[FieldError("$", "required")])
+    if b"\\u0000" in raw:
+        try:
+            where = _nul_path(msgspec.json.decode(raw))
+        except msgspec.DecodeError:
+            where = None
+        if where:
+            raise InvalidRequest(
+                f"{where}: NUL characters are not allowed",
+                errors=[FieldError(where, "NUL characters are not allowed")],
+            )
     try:
         return msgspec.json.decode(raw, type=model, strict=True)
     except msgspec.ValidationError as error:
@@ -69,6 +98,13 @@ class StrictBody(MsgspecDTO[T]):
     """Use as `dto=StrictBody[Model]`; the handler's `data: Model` is then strictly decoded."""
 
     def decode_bytes(self, value: bytes) -> Any:
+        content_type = self.asgi_connection.headers.get("content-type", "")
+        media_type = content_type.split(";", 1)[0].strip().lower()
+        if media_type != "application/json" and not media_type.endswith("+json"):
+            raise UnsupportedMediaType(
+                f"send the body as application/json, not {media_type or 'without a Content-Type'}",
+                headers={"Accept": "application/json"},
+            )
         return decode_strict(value, self.model_type)
 
     @classmethod

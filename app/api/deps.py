@@ -12,7 +12,7 @@ from litestar.di import NamedDependency, Provide
 from app.api.guards import principal_of
 from app.context import CallContext
 from app.correlation import current_correlation_id
-from app.problems import Forbidden
+from app.problems import FieldError, Forbidden, InvalidParameter
 from app.services import Services
 
 
@@ -32,11 +32,17 @@ def provide_ctx(request: Request[Any, Any, Any]) -> CallContext:
     )
 
 
-def as_utc(value: datetime | None) -> datetime | None:
+def as_utc(value: datetime | None, field: str = "updated_since") -> datetime | None:
     """Query timestamps without an offset are taken as UTC."""
     if value is None:
         return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:
+        raise InvalidParameter(
+            f"{field} is out of range",
+            errors=[FieldError(field, "out of range once converted to UTC")],
+        ) from None
 
 
 DEPENDENCIES = {

@@ -16,7 +16,7 @@ from litestar.exceptions import HTTPException, NotAuthorizedException, Permissio
 from litestar.exceptions import ValidationException as LitestarValidationException
 
 from app.correlation import current_correlation_id
-from app.problems import PROBLEM_BASE, FieldError, GatewayError
+from app.problems import PROBLEM_BASE, FieldError, GatewayError, IdempotencyKeyRequired
 from contracts.v1 import Problem, ProblemFieldError
 
 log = logging.getLogger("gateway.errors")
@@ -101,7 +101,16 @@ def validation_error_handler(
                 errors.append(
                     FieldError(str(item.get("key", "$")), str(item.get("message", "invalid")))
                 )
-    detail = "; ".join(f"{e.field}: {e.message}" for e in errors) or "the request is not valid"
+    detail = "; ".join(f"{e.field}: {e.message}" for e in errors) or str(error.detail or "")
+    if not errors and "idempotency-key" in detail.lower():
+        return gateway_error_handler(
+            request,
+            IdempotencyKeyRequired(
+                "send an `Idempotency-Key` header (at most 255 characters)",
+                errors=[FieldError("Idempotency-Key", "required")],
+            ),
+        )
+    detail = detail or "the request is not valid"
     return problem_response(
         request,
         status=400,

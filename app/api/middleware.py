@@ -8,11 +8,15 @@ next to nothing.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
 
+import msgspec
 from litestar.enums import ScopeType
 
 from app.auth.tokens import InvalidToken, TokenVerifier
 from app.correlation import accept_correlation_id, set_correlation_id
+from app.problems import PROBLEM_BASE
+from contracts.v1 import Problem, ProblemFieldError
 
 if TYPE_CHECKING:
     from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -46,7 +50,65 @@ class CorrelationMiddleware:
                 message["headers"] = headers
             await send(message)
 
+        refusal = _nul_refusal(scope)
+        if refusal is not None:
+            await _send_problem(send_with_id, refusal, correlation_id)
+            return
         await self.app(scope, receive, send_with_id)
+
+
+def _nul_refusal(scope: Scope) -> Problem | None:
+    """NUL in the path (no resource has such an id: 404) or in a query parameter (400). No
+    database stores NUL, so it is refused at the edge, before it reaches one."""
+    raw_path = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape")
+    if b"\x00" in raw_path or b"%00" in raw_path.lower():
+        return Problem(
+            type=PROBLEM_BASE + "not-found",
+            title="Not found",
+            status=404,
+            detail="no resource has this id",
+            correlation_id="",
+        )
+    query = scope.get("query_string", b"")
+    if b"%00" not in query.lower() and b"\x00" not in query:
+        return None
+    names = sorted(
+        {
+            name
+            for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True)
+            if "\x00" in name or "\x00" in value
+        }
+    )
+    return Problem(
+        type=PROBLEM_BASE + "invalid-parameter",
+        title="A query parameter is not valid",
+        status=400,
+        detail="NUL characters are not allowed in " + ", ".join(names or ["the query"]),
+        correlation_id="",
+        errors=[
+            ProblemFieldError(
+                field=name, pointer="/" + name, message="NUL characters are not allowed"
+            )
+            for name in names
+        ]
+        or None,
+    )
+
+
+async def _send_problem(send: Send, problem: Problem, correlation_id: str) -> None:
+    problem.correlation_id = correlation_id
+    body = msgspec.json.encode(problem)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": problem.status,
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
 def _bearer(scope: Scope) -> str | None:

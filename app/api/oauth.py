@@ -90,6 +90,11 @@ class OAuthController(Controller):
             return _oauth_error(
                 401, "invalid_client", "client authentication is required", unauthorized
             )
+        if "\x00" in client_id or "\x00" in secret:  # no client is named so; no database stores it
+            return _oauth_error(
+                401, "invalid_client", "unknown client or wrong secret", unauthorized
+            )
+
         if params.get("grant_type") != "client_credentials":
             if "grant_type" not in params:
                 return _oauth_error(400, "invalid_request", "grant_type is required")

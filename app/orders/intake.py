@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -37,6 +38,42 @@ log = logging.getLogger("gateway.orders")
 SUBMIT = "order.submit"
 
 
+# Amounts are decimal strings of at most 15 integer digits (contracts.v1.common.AmountStr).
+MAX_AMOUNT = Decimal(10) ** 15
+EARLIEST_PLACED_AT = datetime(2000, 1, 1, tzinfo=UTC)
+PLACED_AT_LEEWAY = timedelta(days=1)
+
+
+def _bounded(value: Decimal, field: str) -> Decimal:
+    if abs(value) >= MAX_AMOUNT:
+        raise Unprocessable(
+            f"{field} is too large", errors=[FieldError(field, "amounts must stay below 10^15")]
+        )
+    return value
+
+
+def check_placed_at(placed_at: datetime) -> datetime:
+    """`placed_at` in UTC, within 2000-01-01 .. now + 1 day."""
+    problem = InvalidRequest(
+        "placed_at is out of range",
+        errors=[
+            FieldError("placed_at", "must be an RFC 3339 time between 2000-01-01 and tomorrow")
+        ],
+    )
+    if placed_at.tzinfo is None:
+        raise InvalidRequest(
+            "placed_at needs a UTC offset",
+            errors=[FieldError("placed_at", "RFC 3339 with offset, e.g. Z")],
+        )
+    try:
+        value = placed_at.astimezone(UTC)
+    except OverflowError:
+        raise problem from None
+    if not EARLIEST_PLACED_AT <= value <= datetime.now(UTC) + PLACED_AT_LEEWAY:
+        raise problem
+    return value
+
+
 def compute_lines(data: OrderCreate) -> tuple[list[OrderLine], str]:
     currencies = {line.unit_price.currency for line in data.lines}
     if len(currencies) != 1:
@@ -50,16 +87,21 @@ def compute_lines(data: OrderCreate) -> tuple[list[OrderLine], str]:
             sku=line.sku,
             quantity=line.quantity,
             unit_price=line.unit_price,
-            line_total=Money.of(line.unit_price.value * line.quantity, currency),
+            line_total=Money.of(
+                _bounded(line.unit_price.value * line.quantity, f"lines[{index}].unit_price"),
+                currency,
+            ),
         )
-        for line in data.lines
+        for index, line in enumerate(data.lines)
     ]
     return lines, currency
 
 
 def compute_totals(data: OrderCreate, lines: list[OrderLine], currency: str) -> OrderTotals:
     if data.totals is None:
-        subtotal = Money.of(sum((line.line_total.value for line in lines), Decimal(0)), currency)
+        subtotal = Money.of(
+            _bounded(sum((line.line_total.value for line in lines), Decimal(0)), "lines"), currency
+        )
         return OrderTotals(subtotal=subtotal, total=subtotal)
     totals = data.totals
     errors = [
@@ -96,11 +138,7 @@ class OrderIntake:
     ) -> StoredResponse:
         """Validate and store the order; returns the response `render` made, which is also
         what a replay of the same key will get."""
-        if data.placed_at.tzinfo is None:
-            raise InvalidRequest(
-                "placed_at needs a UTC offset",
-                errors=[FieldError("placed_at", "RFC 3339 with offset, e.g. Z")],
-            )
+        placed_at = check_placed_at(data.placed_at)
         lines, currency = compute_lines(data)
         totals = compute_totals(data, lines, currency)
         await self._check_channel(ctx, data.channel)
@@ -127,7 +165,7 @@ class OrderIntake:
             else None,
             totals=msgspec.to_builtins(totals),
             reservation_id=data.reservation_id,
-            placed_at=data.placed_at,
+            placed_at=placed_at,
             external_ids={},
             dead_lettered=False,
             correlation_id=ctx.correlation_id,

@@ -96,6 +96,8 @@ class TenantDirectory:
         if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]{2,99}$", client_id):
             raise InvalidRequest("client_id must be 3-100 URL-safe characters")
         kind = "channel" if tenant_id else "operator"
+        if scopes is not None and not scopes:
+            raise InvalidRequest("a client needs at least one scope (omit scopes for the default)")
         granted = list(scopes) if scopes else (list(ALL_V1_SCOPES) if tenant_id else [ADMIN_SCOPE])
         unknown = sorted(set(granted) - KNOWN_SCOPES)
         if unknown:

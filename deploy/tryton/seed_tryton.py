@@ -20,15 +20,19 @@ Where each canonical field lives (the Tryton adapter reads it back from there):
   barcode     product.identifier type 'ean', code=barcode.
   location    stock.location type 'warehouse', code=demo code, with <code>-IN/-OUT/-STO children.
   on_hand     done moves lost_found -> storage: `quantity`, context {locations: [warehouse]}.
-  reserved    assigned moves storage -> customer: on_hand - `quantity` read with
+  reserved    assigned moves storage -> customer (no shipment): on_hand - `quantity` read with
               {locations: [warehouse], stock_assign: true}.
-  incoming    draft moves supplier -> warehouse input, no planned date (so always "future"):
-              `forecast_quantity` - (quantity with stock_assign), or sum the draft moves.
+  incoming    draft moves supplier -> <code>-IN, no planned date (so always "future"): sum of
+              stock.move [from_location.type=supplier, to_location child_of warehouse, state in
+              draft/assigned]; `forecast_quantity` - available also works until sales add moves.
   customer    party.party: code, name="first last" (first name = first word), contact mechanisms
               email + phone, category "Marketing consent", create_date=created_at;
               party.address: party_name, street_unstructured=line1, postal_code, city, country.
+              New parties get codes from a sequence continuing the demo's (C00051, ...).
+Read-back caveats: SQLite returns booleans as 0/1; archived variants need active_test=False.
 """
 
+# ruff: noqa: N806  -- Tryton's idiom names pool models like classes: Template = pool.get(...)
 from __future__ import annotations
 
 import datetime as dt
@@ -47,20 +51,23 @@ CONSENT_CATEGORY = "Marketing consent"
 # Variant options are selections; the product-level demo attributes and extras are free text.
 OPTION_ATTRIBUTES = ("size", "color")
 TEXT_ATTRIBUTES = ("category", "material", "season", "brand")
+# Code suffix of each warehouse's child locations (Tryton's default warehouse uses IN/OUT/STO).
+ZONES = {"input": "IN", "output": "OUT", "storage": "STO"}
 
 
 _STARTED = time.monotonic()
 
 
 def progress(step: str) -> None:
-    print(f"seed: {step} done after {time.monotonic() - _STARTED:.1f}s", file=sys.stderr,
-          flush=True)
+    print(
+        f"seed: {step} done after {time.monotonic() - _STARTED:.1f}s", file=sys.stderr, flush=True
+    )
 
 
 def batched(method: Any, items: list[Any], size: int = 50) -> list[Any]:
     """Call a create/do-style ORM method in slices: trytond checks unique constraints on
     SQLite with one OR-clause per record, and SQLite's parser overflows at about 100."""
-    return [r for i in range(0, len(items), size) for r in method(items[i:i + size]) or ()]
+    return [r for i in range(0, len(items), size) for r in method(items[i : i + size]) or ()]
 
 
 def activate_modules(config_file: str, database: str, password_file: str) -> None:
@@ -68,10 +75,25 @@ def activate_modules(config_file: str, database: str, password_file: str) -> Non
     admin = Path(sys.executable).with_name("trytond-admin")
     env = {**os.environ, "TRYTONPASSFILE": password_file}
     subprocess.run(
-        [str(admin), "-c", config_file, "-d", database, "--all", "--activate-dependencies",
-         "--email", "admin@example.com",
-         "-u", "sale", "product_attribute", "product_measurements"],
-        check=True, env=env, stdin=subprocess.DEVNULL)
+        [
+            str(admin),
+            "-c",
+            config_file,
+            "-d",
+            database,
+            "--all",
+            "--activate-dependencies",
+            "--email",
+            "admin@example.com",
+            "-u",
+            "sale",
+            "product_attribute",
+            "product_measurements",
+        ],
+        check=True,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def configure(currency_code: str, customer_count: int) -> int:
@@ -80,7 +102,9 @@ def configure(currency_code: str, customer_count: int) -> int:
     from proteus import Model
     from trytond.modules.account.tests.tools import create_chart, create_fiscalyear
     from trytond.modules.account_invoice.tests.tools import (
-        create_payment_term, set_fiscalyear_invoice_sequences)
+        create_payment_term,
+        set_fiscalyear_invoice_sequences,
+    )
     from trytond.modules.company.tests.tools import create_company, get_company
     from trytond.modules.currency.tests.tools import get_currency
 
@@ -91,10 +115,9 @@ def configure(currency_code: str, customer_count: int) -> int:
     create_chart(company)
     # Invoices are only drafted by sale processing, but posting one needs a fiscal year
     # covering its date: cover a window around today so the cached database stays usable.
-    this_year = dt.date.today().year
+    this_year = dt.datetime.now(dt.UTC).year
     for year in range(this_year - 1, this_year + 4):
-        fiscalyear = create_fiscalyear(
-            company, (dt.date(year, 1, 1), dt.date(year, 12, 31)))
+        fiscalyear = create_fiscalyear(company, (dt.date(year, 1, 1), dt.date(year, 12, 31)))
         set_fiscalyear_invoice_sequences(fiscalyear)
         fiscalyear.click("create_period")
     payment_term = create_payment_term()
@@ -103,10 +126,14 @@ def configure(currency_code: str, customer_count: int) -> int:
     account_config.default_customer_payment_term = payment_term
     account_config.save()
     # New customers created through RPC continue the demo numbering (C00051, ...).
-    sequence_type, = Model.get("ir.sequence.type").find([("name", "=", "Party")])
+    (sequence_type,) = Model.get("ir.sequence.type").find([("name", "=", "Party")])
     sequence = Model.get("ir.sequence")(
-        name="Customer", sequence_type=sequence_type, prefix="C", padding=5,
-        number_next=customer_count + 1)
+        name="Customer",
+        sequence_type=sequence_type,
+        prefix="C",
+        padding=5,
+        number_next=customer_count + 1,
+    )
     sequence.save()
     party_config = Model.get("party.configuration")(1)
     party_config.party_sequence = sequence
@@ -119,7 +146,7 @@ def load_data(database: str, company_id: int, data: dict[str, Any]) -> None:
     from trytond.transaction import Transaction, TransactionError
 
     extras: dict[str, Any] = {}
-    while True:  # the retry loop trytond's dispatcher uses, e.g. to lock a new singleton
+    while True:  # trytond's dispatcher retry loop: e.g. creating a singleton asks for a lock
         try:
             with Transaction().start(database, 0, context={"company": company_id}, **extras):
                 _load(company_id, data)
@@ -132,19 +159,14 @@ def _load(company_id: int, data: dict[str, Any]) -> None:
     from trytond.pool import Pool
 
     pool = Pool()
-    as_of = dt.datetime.fromisoformat(data["as_of"]).date()
     warehouses = create_warehouses(pool, data["locations"])
     progress("warehouses")
     templates, variants = create_products(pool, company_id, data["products"])
     progress("products")
-    create_stock(pool, company_id, data, warehouses, variants, as_of)
+    create_stock(pool, data, warehouses, variants)
     progress("stock")
     parties = create_customers(pool, data["customers"])
     progress("customers")
-    # Archive last: moves cannot be created for inactive products.
-    Template = pool.get("product.template")
-    archived = [templates[p["code"]] for p in data["products"] if p["status"] == "archived"]
-    batched(lambda chunk: Template.write(chunk, {"active": False}), archived)
     stamp_dates(pool, data, templates, variants, parties)
     # The admin's preferred warehouse flows into the context from get_preferences, so a new
     # sale defaults to DC1 even though there are three warehouses.
@@ -164,19 +186,29 @@ def create_warehouses(pool: Any, locations: list[dict[str, Any]]) -> dict[str, A
             # the first demo location instead of leaving an extra, empty warehouse around.
             warehouse = default_wh
             Location.write([warehouse], {"code": code, "name": name})
-            for role in ("input", "output", "storage"):
+            for role, suffix in ZONES.items():
                 sub = getattr(warehouse, f"{role}_location")
-                Location.write([sub], {"code": f"{code}-{role[:3].upper()}"})
+                Location.write([sub], {"code": f"{code}-{suffix}"})
         else:
-            subs = Location.create([
-                {"name": label, "code": f"{code}-{role[:3].upper()}", "type": "storage"}
-                for role, label in (("input", "Input Zone"), ("output", "Output Zone"),
-                                    ("storage", "Storage Zone"))])
-            warehouse, = Location.create([{
-                "name": name, "code": code, "type": "warehouse",
-                "input_location": subs[0].id, "output_location": subs[1].id,
-                "storage_location": subs[2].id,
-                "lost_found_location": default_wh.lost_found_location.id}])
+            subs = Location.create(
+                [
+                    {"name": f"{role.title()} Zone", "code": f"{code}-{suffix}", "type": "storage"}
+                    for role, suffix in ZONES.items()
+                ]
+            )
+            (warehouse,) = Location.create(
+                [
+                    {
+                        "name": name,
+                        "code": code,
+                        "type": "warehouse",
+                        "input_location": subs[0].id,
+                        "output_location": subs[1].id,
+                        "storage_location": subs[2].id,
+                        "lost_found_location": default_wh.lost_found_location.id,
+                    }
+                ]
+            )
         result[code] = Location(warehouse.id)
     return result
 
@@ -187,20 +219,32 @@ def create_attribute_set(pool: Any, products: list[dict[str, Any]]) -> int:
     attributes = []
     for name in OPTION_ATTRIBUTES:
         values = sorted({v["options"][name] for p in products for v in p["variants"]})
-        attributes.append({"name": name, "string": name.title(), "type_": "selection",
-                           "selection": "\n".join(f"{v}:{v}" for v in values)})
+        attributes.append(
+            {
+                "name": name,
+                "string": name.title(),
+                "type_": "selection",
+                "selection": "\n".join(f"{v}:{v}" for v in values),
+            }
+        )
     attributes += [{"name": n, "string": n.title(), "type_": "char"} for n in TEXT_ATTRIBUTES]
-    attributes.append({"name": "compare_at_price", "string": "Compare-at Price",
-                       "type_": "numeric", "digits": 2})
+    attributes.append(
+        {"name": "compare_at_price", "string": "Compare-at Price", "type_": "numeric", "digits": 2}
+    )
     records = Attribute.create(attributes)
-    attribute_set, = AttributeSet.create([
-        {"name": "Apparel", "attributes": [("add", [a.id for a in records])]}])
+    (attribute_set,) = AttributeSet.create(
+        [{"name": "Apparel", "attributes": [("add", [a.id for a in records])]}]
+    )
     return attribute_set.id
 
 
 def create_products(
-        pool: Any, company_id: int, products: list[dict[str, Any]],
+    pool: Any,
+    company_id: int,
+    products: list[dict[str, Any]],
 ) -> tuple[dict[str, Any], dict[str, Any]]:
+    from trytond.transaction import Transaction
+
     Category = pool.get("product.category")
     Template = pool.get("product.template")
     Product = pool.get("product.product")
@@ -210,14 +254,23 @@ def create_products(
     kilogram = ModelData.get_id("product", "uom_kilogram")
 
     def account(kind: str) -> int:
-        found, = Account.search([(f"type.{kind}", "=", True), ("company", "=", company_id),
-                                 ("closed", "!=", True)], limit=1)
+        (found,) = Account.search(
+            [(f"type.{kind}", "=", True), ("company", "=", company_id), ("closed", "!=", True)],
+            limit=1,
+        )
         return found.id
 
     # Invoicing a processed sale needs a revenue account on the product's accounting category.
-    account_category, = Category.create([{
-        "name": "Merchandise", "accounting": True,
-        "account_revenue": account("revenue"), "account_expense": account("expense")}])
+    (account_category,) = Category.create(
+        [
+            {
+                "name": "Merchandise",
+                "accounting": True,
+                "account_revenue": account("revenue"),
+                "account_expense": account("expense"),
+            }
+        ]
+    )
     names = sorted({p["category"] for p in products})
     categories = dict(zip(names, Category.create([{"name": n} for n in names]), strict=True))
     attribute_set = create_attribute_set(pool, products)
@@ -227,41 +280,63 @@ def create_products(
         price = Decimal(product["variants"][0]["price"])
         variants = []
         for position, variant in enumerate(product["variants"]):
-            attributes: dict[str, Any] = {**variant["options"], **product["attributes"],
-                                          "brand": product["brand"]}
+            attributes: dict[str, Any] = {
+                **variant["options"],
+                **product["attributes"],
+                "brand": product["brand"],
+            }
             if variant["compare_at_price"] is not None:
                 attributes["compare_at_price"] = Decimal(variant["compare_at_price"])
-            variants.append({
-                "suffix_code": variant["sku"].removeprefix(product["code"]),
-                "position": position,
-                "description": product["description"],
-                "attributes": attributes,
-                "identifiers": [("create", [{"type": "ean", "code": variant["barcode"]}])],
-            })
-        values.append({
-            "name": product["title"], "code": product["code"], "type": "goods",
-            "default_uom": unit, "sale_uom": unit, "salable": product["status"] == "active",
-            "list_price": price, "account_category": account_category.id,
-            "categories": [("add", [categories[product["category"]].id])],
-            "attribute_set": attribute_set,
-            "weight": product["variants"][0]["weight_kg"], "weight_uom": kilogram,
-            "products": [("create", variants)],
-        })
+            variants.append(
+                {
+                    "suffix_code": variant["sku"].removeprefix(product["code"]),
+                    "position": position,
+                    "description": product["description"],
+                    "attributes": attributes,
+                    "identifiers": [("create", [{"type": "ean", "code": variant["barcode"]}])],
+                }
+            )
+        values.append(
+            {
+                "name": product["title"],
+                "code": product["code"],
+                "type": "goods",
+                "active": product["status"] != "archived",
+                "salable": product["status"] == "active",
+                "default_uom": unit,
+                "sale_uom": unit,
+                "list_price": price,
+                "account_category": account_category.id,
+                "categories": [("add", [categories[product["category"]].id])],
+                "attribute_set": attribute_set,
+                "weight": product["variants"][0]["weight_kg"],
+                "weight_uom": kilogram,
+                "products": [("create", variants)],
+            }
+        )
     # A few templates per call keeps the variants' unique-code check query small enough.
-    templates = dict(zip((p["code"] for p in products), batched(Template.create, values, 4),
-                         strict=True))
-    by_sku = {p.code: p for p in Product.search([], order=[("id", "ASC")])}
+    templates = dict(
+        zip((p["code"] for p in products), batched(Template.create, values, 4), strict=True)
+    )
+    with Transaction().set_context(active_test=False):  # archived variants get stock too
+        by_sku = {p.code: p for p in Product.search([])}
     return templates, by_sku
 
 
-def create_stock(pool: Any, company_id: int, data: dict[str, Any], warehouses: dict[str, Any],
-                 variants: dict[str, Any], as_of: dt.date) -> None:
+def create_stock(
+    pool: Any, data: dict[str, Any], warehouses: dict[str, Any], variants: dict[str, Any]
+) -> None:
+    from trytond.transaction import Transaction
+
+    company_id = Transaction().context["company"]
+    # Done on the demo's base date, not the build date: same data whenever it is built.
+    as_of = dt.datetime.fromisoformat(data["as_of"]).date()
     Move = pool.get("stock.move")
     ModelData = pool.get("ir.model.data")
     Currency = pool.get("currency.currency")
     supplier = ModelData.get_id("stock", "location_supplier")
     customer = ModelData.get_id("stock", "location_customer")
-    currency, = Currency.search([("code", "=", data["currency"])])
+    (currency,) = Currency.search([("code", "=", data["currency"])])
     lost_found = warehouses["DC1"].lost_found_location.id
     on_hand, reserved, incoming = [], [], []
     for row in data["stock"]:
@@ -270,16 +345,34 @@ def create_stock(pool: Any, company_id: int, data: dict[str, Any], warehouses: d
         base = {"product": product.id, "unit": product.default_uom.id, "company": company_id}
         priced = {**base, "unit_price": product.list_price_used, "currency": currency.id}
         if row["on_hand"]:
-            on_hand.append({**base, "quantity": row["on_hand"], "effective_date": as_of,
-                            "from_location": lost_found,
-                            "to_location": warehouse.storage_location.id})
+            on_hand.append(
+                {
+                    **base,
+                    "quantity": row["on_hand"],
+                    "effective_date": as_of,
+                    "from_location": lost_found,
+                    "to_location": warehouse.storage_location.id,
+                }
+            )
         if row["reserved"]:
-            reserved.append({**priced, "quantity": row["reserved"], "planned_date": as_of,
-                             "from_location": warehouse.storage_location.id,
-                             "to_location": customer})
+            reserved.append(
+                {
+                    **priced,
+                    "quantity": row["reserved"],
+                    "planned_date": as_of,
+                    "from_location": warehouse.storage_location.id,
+                    "to_location": customer,
+                }
+            )
         if row["incoming"]:
-            incoming.append({**priced, "quantity": row["incoming"], "from_location": supplier,
-                             "to_location": warehouse.input_location.id})
+            incoming.append(
+                {
+                    **priced,
+                    "quantity": row["incoming"],
+                    "from_location": supplier,
+                    "to_location": warehouse.input_location.id,
+                }
+            )
     # Moves carry no unique constraint: larger batches are safe and measurably faster.
     batched(Move.do, batched(Move.create, on_hand, 250), 250)
     batched(Move.assign, batched(Move.create, reserved, 250), 250)
@@ -291,32 +384,47 @@ def create_customers(pool: Any, customers: list[dict[str, Any]]) -> dict[str, An
     PartyCategory = pool.get("party.category")
     Country = pool.get("country.country")
     codes = sorted({a["country"] for c in customers for a in c["addresses"]})
-    countries = {c.code: c.id for c in Country.create(
-        [{"code": code, "name": COUNTRY_NAMES.get(code, code)} for code in codes])}
-    consent, = PartyCategory.create([{"name": CONSENT_CATEGORY}])
+    countries = {
+        c.code: c.id
+        for c in Country.create(
+            [{"code": code, "name": COUNTRY_NAMES.get(code, code)} for code in codes]
+        )
+    }
+    (consent,) = PartyCategory.create([{"name": CONSENT_CATEGORY}])
     values = []
     for customer in customers:
         mechanisms = [{"type": "email", "value": customer["email"]}]
         if customer["phone"]:
             mechanisms.append({"type": "phone", "value": customer["phone"]})
-        addresses = [{
-            "party_name": f"{a['first_name']} {a['last_name']}",
-            "street_unstructured": "\n".join(filter(None, (a["line1"], a["line2"]))),
-            "postal_code": a["postal_code"], "city": a["city"],
-            "country": countries[a["country"]]} for a in customer["addresses"]]
-        values.append({
-            "code": customer["code"],
-            "name": f"{customer['first_name']} {customer['last_name']}",
-            "contact_mechanisms": [("create", mechanisms)],
-            "addresses": [("create", addresses)],
-            "categories": [("add", [consent.id])] if customer["marketing_consent"] else [],
-        })
-    return dict(zip((c["code"] for c in customers), batched(Party.create, values),
-                    strict=True))
+        addresses = [
+            {
+                "party_name": f"{a['first_name']} {a['last_name']}",
+                "street_unstructured": "\n".join(filter(None, (a["line1"], a["line2"]))),
+                "postal_code": a["postal_code"],
+                "city": a["city"],
+                "country": countries[a["country"]],
+            }
+            for a in customer["addresses"]
+        ]
+        values.append(
+            {
+                "code": customer["code"],
+                "name": f"{customer['first_name']} {customer['last_name']}",
+                "contact_mechanisms": [("create", mechanisms)],
+                "addresses": [("create", addresses)],
+                "categories": [("add", [consent.id])] if customer["marketing_consent"] else [],
+            }
+        )
+    return dict(zip((c["code"] for c in customers), batched(Party.create, values), strict=True))
 
 
-def stamp_dates(pool: Any, data: dict[str, Any], templates: dict[str, Any],
-                variants: dict[str, Any], parties: dict[str, Any]) -> None:
+def stamp_dates(
+    pool: Any,
+    data: dict[str, Any],
+    templates: dict[str, Any],
+    variants: dict[str, Any],
+    parties: dict[str, Any],
+) -> None:
     """Carry the demo timestamps into create_date/write_date (the ORM always sets 'now')."""
     from trytond.transaction import Transaction
 
@@ -325,8 +433,11 @@ def stamp_dates(pool: Any, data: dict[str, Any], templates: dict[str, Any],
     def stamp(model: str, record_id: int, when: str) -> None:
         table = pool.get(model).__table__()
         moment = dt.datetime.fromisoformat(when).astimezone(dt.UTC).replace(tzinfo=None)
-        cursor.execute(*table.update([table.create_date, table.write_date], [moment, moment],
-                                     where=table.id == record_id))
+        cursor.execute(
+            *table.update(
+                [table.create_date, table.write_date], [moment, moment], where=table.id == record_id
+            )
+        )
 
     for product in data["products"]:
         stamp("product.template", templates[product["code"]].id, product["updated_at"])

@@ -24,6 +24,7 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -43,11 +44,26 @@ ADMIN_USER = "admin"
 ADMIN_PASSWORD = "admin"
 # sale pulls in account, account_invoice(_stock), account_product, company, country, currency,
 # party, product and stock; product_measurements holds the variant weight.
-MODULES = ("product", "product_attribute", "product_measurements", "stock", "sale", "party",
-           "company", "currency", "country", "account", "account_invoice",
-           "account_invoice_stock", "account_product")
-REQUIREMENTS = (f"trytond=={SERIES}.*", f"proteus=={SERIES}.*",
-                *(f"trytond_{module}=={SERIES}.*" for module in MODULES))
+MODULES = (
+    "product",
+    "product_attribute",
+    "product_measurements",
+    "stock",
+    "sale",
+    "party",
+    "company",
+    "currency",
+    "country",
+    "account",
+    "account_invoice",
+    "account_invoice_stock",
+    "account_product",
+)
+REQUIREMENTS = (
+    f"trytond=={SERIES}.*",
+    f"proteus=={SERIES}.*",
+    *(f"trytond_{module}=={SERIES}.*" for module in MODULES),
+)
 SEED_SCRIPT = Path(__file__).with_name("seed_tryton.py")
 
 
@@ -93,13 +109,20 @@ def ensure_venv(cache_dir: Path) -> str:
     shutil.rmtree(venv, ignore_errors=True)
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = str(venv / "bin" / "python")
-    subprocess.run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                    *REQUIREMENTS], check=True)
-    version = subprocess.run([python, "-c", "import trytond; print(trytond.__version__)"],
-                             check=True, capture_output=True, text=True).stdout.strip()
+    subprocess.run(
+        [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *REQUIREMENTS],
+        check=True,
+    )
+    version = subprocess.run(
+        [python, "-c", "import trytond; print(trytond.__version__)"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     # Written last: its presence means the install finished.
     _venv_marker(cache_dir).write_text(
-        json.dumps({"requirements": list(REQUIREMENTS), "trytond": version}))
+        json.dumps({"requirements": list(REQUIREMENTS), "trytond": version})
+    )
     return version
 
 
@@ -121,16 +144,22 @@ def dataset_json() -> str:
 
 def _fingerprint(data: str, trytond_version: str) -> str:
     digest = hashlib.sha256()
-    for part in (SEED_SCRIPT.read_text(encoding="utf-8"), data, trytond_version):
+    # REQUIREMENTS too: a changed module list installs new modules under the same trytond.
+    parts = (SEED_SCRIPT.read_text(encoding="utf-8"), data, trytond_version, *REQUIREMENTS)
+    for part in parts:
         digest.update(part.encode())
         digest.update(b"\0")
     return digest.hexdigest()[:16]
 
 
-def _write_config(path: Path, db_dir: Path, port: int | None = None) -> None:
+def _write_config(
+    path: Path, db_dir: Path, port: int | None = None, session_max_age: int | None = None
+) -> None:
     lines = ["[database]", "uri = sqlite://", f"path = {db_dir}", "language = en"]
     if port is not None:
         lines += ["[web]", f"listen = 127.0.0.1:{port}"]
+    if session_max_age is not None:  # seconds a session lives (default 30 days)
+        lines += ["[session]", f"max_age = {session_max_age}"]
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -156,10 +185,21 @@ def ensure_database(cache_dir: Path | None = None) -> Path:
             _write_config(build / "trytond.conf", build)
             (build / f"{DATABASE}.sqlite").touch()
             subprocess.run(
-                [str(cache_dir / "venv" / "bin" / "python"), str(SEED_SCRIPT),
-                 str(build / "dataset.json"), str(build / "trytond.conf"), DATABASE,
-                 str(build / "password")],
-                check=True, cwd=build, stdin=subprocess.DEVNULL)
+                [
+                    str(cache_dir / "venv" / "bin" / "python"),
+                    str(SEED_SCRIPT),
+                    str(build / "dataset.json"),
+                    str(build / "trytond.conf"),
+                    DATABASE,
+                    str(build / "password"),
+                ],
+                check=True,
+                cwd=build,
+                stdin=subprocess.DEVNULL,
+            )
+            # trytond runs SQLite in WAL mode; fold the log back so one file is the database.
+            with contextlib.closing(sqlite3.connect(build / f"{DATABASE}.sqlite")) as db:
+                db.execute("PRAGMA journal_mode = DELETE")
             # Rename is atomic: readers never see a half-built database.
             (build / f"{DATABASE}.sqlite").replace(target)
         for stale in target.parent.glob(f"{DATABASE}-*.sqlite"):
@@ -177,7 +217,12 @@ def _free_port() -> int:
 
 @dataclasses.dataclass
 class TrytonProcess:
-    """A running trytond serving a private copy of the seeded database."""
+    """A running trytond serving a private copy of the seeded database.
+
+    JSON-RPC: POST `rpc_url` with {"id", "method", "params"}; log in with `common.db.login`
+    [user, {"password": ...}], then send `Authorization: Session base64(user:uid:session)`
+    and, as the last param of every call, the context from `model.res.user.get_preferences`
+    [true, {}] (it carries `company`, which prices and sales need, and `warehouse`)."""
 
     url: str
     database: str
@@ -208,8 +253,12 @@ class TrytonProcess:
     def __enter__(self) -> TrytonProcess:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()
 
 
@@ -226,11 +275,17 @@ def _wait_ready(server: TrytonProcess, log: Path, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
-            raise RuntimeError(f"trytond exited ({server.process.returncode}):\n"
-                               f"{log.read_text(errors='replace')[-3000:]}")
+            raise RuntimeError(
+                f"trytond exited ({server.process.returncode}):\n"
+                f"{log.read_text(errors='replace')[-3000:]}"
+            )
         try:
-            answer = _rpc(server.rpc_url, "common.db.login",
-                          [server.user, {"password": server.password}], timeout=30)
+            answer = _rpc(
+                server.rpc_url,
+                "common.db.login",
+                [server.user, {"password": server.password}],
+                timeout=30,
+            )
         except (OSError, urllib.error.URLError):
             time.sleep(0.1)
             continue
@@ -240,25 +295,47 @@ def _wait_ready(server: TrytonProcess, log: Path, timeout: float) -> None:
     raise TimeoutError(f"trytond did not answer within {timeout}s; log at {log}")
 
 
-def start_server(db_path: Path, port: int = 0, workdir: Path | None = None,
-                 timeout: float = 60.0) -> TrytonProcess:
-    """Serve a fresh copy of `db_path` on 127.0.0.1:`port` (0 picks a free port)."""
+def start_server(
+    db_path: Path,
+    port: int = 0,
+    workdir: Path | None = None,
+    timeout: float = 60.0,
+    session_max_age: int | None = None,
+) -> TrytonProcess:
+    """Serve a fresh copy of `db_path` on 127.0.0.1:`port` (0 picks a free port).
+
+    `session_max_age` shortens the session lifetime (trytond: 30 days; its `timeout` only
+    guards "fresh session" actions) so tests can provoke the HTTP 401 of an expired session."""
     venv_bin = db_path.parent.parent / "venv" / "bin"
     owns_workdir = workdir is None
     workdir = Path(tempfile.mkdtemp(prefix="tryton-")) if workdir is None else workdir
     workdir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(db_path, workdir / f"{DATABASE}.sqlite")
     port = port or _free_port()
-    _write_config(workdir / "trytond.conf", workdir, port)
+    _write_config(workdir / "trytond.conf", workdir, port, session_max_age)
     log = workdir / "trytond.log"
     with log.open("wb") as log_handle:
+        # `-d` loads the database's module pool at start-up. Without it trytond 8.2 answers
+        # the first common.db.login with KeyError 'res.user': Cache.sync registers an empty
+        # pool before security.login checks whether the pool still needs initialising.
         process = subprocess.Popen(
-            [str(venv_bin / "trytond"), "-c", str(workdir / "trytond.conf")],
-            cwd=workdir, stdin=subprocess.DEVNULL, stdout=log_handle, stderr=subprocess.STDOUT,
-            start_new_session=True)
-    server = TrytonProcess(url=f"http://127.0.0.1:{port}/", database=DATABASE,
-                           user=ADMIN_USER, password=ADMIN_PASSWORD, port=port,
-                           workdir=workdir, process=process, owns_workdir=owns_workdir)
+            [str(venv_bin / "trytond"), "-c", str(workdir / "trytond.conf"), "-d", DATABASE],
+            cwd=workdir,
+            stdin=subprocess.DEVNULL,
+            stdout=log_handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    server = TrytonProcess(
+        url=f"http://127.0.0.1:{port}/",
+        database=DATABASE,
+        user=ADMIN_USER,
+        password=ADMIN_PASSWORD,
+        port=port,
+        workdir=workdir,
+        process=process,
+        owns_workdir=owns_workdir,
+    )
     try:
         _wait_ready(server, log, timeout)
     except BaseException:
@@ -268,8 +345,9 @@ def start_server(db_path: Path, port: int = 0, workdir: Path | None = None,
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m deploy.tryton.tryton_server",
-                                     description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m deploy.tryton.tryton_server", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--cache-dir", type=Path, default=None)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("ensure", help="build the seeded database if needed, print its path")
@@ -282,8 +360,20 @@ def main(argv: list[str] | None = None) -> int:
         print(db_path)
         return 0
     server = start_server(db_path, port=args.port)
-    print(json.dumps({"url": server.url, "database": server.database, "user": server.user,
-                      "password": server.password}), flush=True)
+    print(
+        json.dumps(
+            {
+                "url": server.url,
+                "database": server.database,
+                "user": server.user,
+                "password": server.password,
+            }
+        ),
+        flush=True,
+    )
+    # Ctrl-C and SIGTERM both end in `finally: server.stop()`; SIGINT is re-armed because a
+    # shell starting us in the background (`&`) hands it down ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         while server.process.poll() is None:

@@ -17,7 +17,9 @@ CLIENT = "acme-client"
 
 async def test_order_is_accepted_and_reaches_the_backend_with_events(gateway: Gateway) -> None:
     body = payloads.order()
-    headers = await gateway.headers(CLIENT, **{"Idempotency-Key": payloads.idem(), "X-Correlation-ID": "corr-order-1"})
+    headers = await gateway.headers(
+        CLIENT, **{"Idempotency-Key": payloads.idem(), "X-Correlation-ID": "corr-order-1"}
+    )
     response = await gateway.http.post("/v1/orders", json=body, headers=headers)
     assert response.status_code == 202, response.text
     order = response.json()
@@ -33,7 +35,11 @@ async def test_order_is_accepted_and_reaches_the_backend_with_events(gateway: Ga
     assert done["external_ids"]["sandbox"]
     assert done["customer"]["id"].startswith("cus_")
 
-    events = (await gateway.http.get(f"/v1/orders/{order['id']}/events", headers=await gateway.headers(CLIENT))).json()
+    events = (
+        await gateway.http.get(
+            f"/v1/orders/{order['id']}/events", headers=await gateway.headers(CLIENT)
+        )
+    ).json()
     kinds = [(e["type"], e["previous_status"], e["status"], e["cause"]) for e in events["data"]]
     assert kinds == [
         ("order.received", None, "received", "channel"),
@@ -44,9 +50,13 @@ async def test_order_is_accepted_and_reaches_the_backend_with_events(gateway: Ga
     assert events["data"][1]["backend_reference"] == done["backend_reference"]
 
 
-async def test_the_backend_holds_one_sale_per_order_even_when_posted_twice(gateway: Gateway) -> None:
+async def test_the_backend_holds_one_sale_per_order_even_when_posted_twice(
+    gateway: Gateway,
+) -> None:
     response = await gateway.http.post(
-        "/v1/orders", json=payloads.order(), headers=await gateway.headers(CLIENT, **{"Idempotency-Key": payloads.idem()})
+        "/v1/orders",
+        json=payloads.order(),
+        headers=await gateway.headers(CLIENT, **{"Idempotency-Key": payloads.idem()}),
     )
     order = await gateway.wait_for_status(CLIENT, response.json()["id"], {"accepted"})
     backends = await gateway.services.backends.for_tenant("acme")
@@ -59,7 +69,11 @@ async def test_the_backend_holds_one_sale_per_order_even_when_posted_twice(gatew
         channel="web",
         external_reference=order["external_reference"],
         customer_key="C00001",
-        lines=[SaleLine(sku=payloads.SKU_A, quantity=1, unit_price=Money(amount="16.00", currency="EUR"))],
+        lines=[
+            SaleLine(
+                sku=payloads.SKU_A, quantity=1, unit_price=Money(amount="16.00", currency="EUR")
+            )
+        ],
         shipping_address=msgspec.convert(order["shipping_address"], Address),
         billing_address=None,
         totals=msgspec.convert(order["totals"], OrderTotals),
@@ -71,21 +85,29 @@ async def test_the_backend_holds_one_sale_per_order_even_when_posted_twice(gatew
 
 
 async def test_existing_customer_by_id_and_lookup_filters(gateway: Gateway) -> None:
-    customers = (await gateway.http.get("/v1/customers?limit=1", headers=await gateway.headers(CLIENT))).json()
+    customers = (
+        await gateway.http.get("/v1/customers?limit=1", headers=await gateway.headers(CLIENT))
+    ).json()
     customer_id = customers["data"][0]["id"]
     body = payloads.order(customer={"id": customer_id}, channel="app")
     response = await gateway.http.post(
-        "/v1/orders", json=body, headers=await gateway.headers(CLIENT, **{"Idempotency-Key": payloads.idem()})
+        "/v1/orders",
+        json=body,
+        headers=await gateway.headers(CLIENT, **{"Idempotency-Key": payloads.idem()}),
     )
     assert response.status_code == 202, response.text
     assert response.json()["customer"]["id"] == customer_id
     assert response.json()["customer"]["email"] == customers["data"][0]["email"]
 
     listed = await gateway.http.get(
-        "/v1/orders", params={"external_reference": body["external_reference"]}, headers=await gateway.headers(CLIENT)
+        "/v1/orders",
+        params={"external_reference": body["external_reference"]},
+        headers=await gateway.headers(CLIENT),
     )
     assert [o["id"] for o in listed.json()["data"]] == [response.json()["id"]]
-    by_channel = await gateway.http.get("/v1/orders", params={"channel": "app"}, headers=await gateway.headers(CLIENT))
+    by_channel = await gateway.http.get(
+        "/v1/orders", params={"channel": "app"}, headers=await gateway.headers(CLIENT)
+    )
     assert all(o["channel"] == "app" for o in by_channel.json()["data"])
     assert response.json()["id"] in {o["id"] for o in by_channel.json()["data"]}
 
@@ -105,7 +127,11 @@ async def test_orders_page_with_a_cursor_newest_first(gateway: Gateway) -> None:
         params = {"limit": 2, "channel": "store"}
         if cursor:
             params["cursor"] = cursor
-        page = (await gateway.http.get("/v1/orders", params=params, headers=await gateway.headers(CLIENT))).json()
+        page = (
+            await gateway.http.get(
+                "/v1/orders", params=params, headers=await gateway.headers(CLIENT)
+            )
+        ).json()
         seen.extend(o["id"] for o in page["data"])
         cursor = page["next_cursor"]
         if cursor is None:

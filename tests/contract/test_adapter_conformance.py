@@ -7,7 +7,6 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,7 +22,13 @@ from contracts.backend import (
     StockQuery,
 )
 from contracts.errors import BusinessRejection
-from contracts.ports import BackendLifecycle, CatalogBackend, CustomersBackend, InventoryBackend, OrdersBackend
+from contracts.ports import (
+    BackendLifecycle,
+    CatalogBackend,
+    CustomersBackend,
+    InventoryBackend,
+    OrdersBackend,
+)
 from contracts.v1 import Address, Money, OrderTotals
 from contracts.v1.orders import OrderStatus
 from tests.contract.backends import sandbox_backend
@@ -33,14 +38,23 @@ BACKENDS = ["sandbox"]
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-async def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Any]:
+async def backend(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Any]:
     factories = {"sandbox": sandbox_backend}
     async with factories[request.param](tmp_path_factory.mktemp(request.param)) as instance:
         yield instance
 
 
 def _address() -> Address:
-    return Address(first_name="Ana", last_name="Smit", line1="Damstraat 1", city="Amsterdam", postal_code="1012 AB", country="NL")
+    return Address(
+        first_name="Ana",
+        last_name="Smit",
+        line1="Damstraat 1",
+        city="Amsterdam",
+        postal_code="1012 AB",
+        country="NL",
+    )
 
 
 def _sale(reference: str, customer_key: str, sku: str, quantity: int = 1) -> SaleRequest:
@@ -62,7 +76,13 @@ def _sale(reference: str, customer_key: str, sku: str, quantity: int = 1) -> Sal
 
 
 async def test_implements_every_port(backend: Any) -> None:
-    for port in (CatalogBackend, InventoryBackend, OrdersBackend, CustomersBackend, BackendLifecycle):
+    for port in (
+        CatalogBackend,
+        InventoryBackend,
+        OrdersBackend,
+        CustomersBackend,
+        BackendLifecycle,
+    ):
         assert isinstance(backend, port), port.__name__
     await backend.check()
 
@@ -86,7 +106,10 @@ async def test_product_matches_the_demo_data(backend: CatalogBackend) -> None:
     record = await backend.get_product(demo.code)
     assert record is not None
     assert (record.title, record.description, record.brand, record.status) == (
-        demo.title, demo.description, demo.brand, demo.status,
+        demo.title,
+        demo.description,
+        demo.brand,
+        demo.status,
     )
     assert [v.sku for v in record.variants] == [v.sku for v in demo.variants]
     for got, want in zip(record.variants, demo.variants, strict=True):
@@ -94,7 +117,9 @@ async def test_product_matches_the_demo_data(backend: CatalogBackend) -> None:
         assert got.options == want.options
         assert got.price.currency == DEMO.currency
         assert Decimal(got.price.amount) == want.price
-        assert (Decimal(got.compare_at_price.amount) if got.compare_at_price else None) == want.compare_at_price
+        assert (
+            Decimal(got.compare_at_price.amount) if got.compare_at_price else None
+        ) == want.compare_at_price
         assert got.external_ids
     assert record.external_ids
     assert record.updated_at.tzinfo is not None
@@ -120,7 +145,9 @@ async def test_filters_products_by_status(backend: CatalogBackend) -> None:
 
 async def test_reports_locations_and_stock_per_location(backend: InventoryBackend) -> None:
     locations = await backend.list_locations()
-    assert {(loc.id, loc.kind) for loc in locations} == {(loc.code, loc.kind) for loc in DEMO.locations}
+    assert {(loc.id, loc.kind) for loc in locations} == {
+        (loc.code, loc.kind) for loc in DEMO.locations
+    }
     sku = DEMO.products[20].variants[0].sku
     page = await backend.list_stock(StockQuery(skus=(sku,)))
     got = {record.location_id: record for record in page.items}
@@ -164,7 +191,10 @@ async def test_lists_finds_and_pages_customers(backend: CustomersBackend) -> Non
     record = await backend.get_customer(demo.code)
     assert record is not None
     assert (record.email, record.first_name, record.last_name, record.phone) == (
-        demo.email, demo.first_name, demo.last_name, demo.phone,
+        demo.email,
+        demo.first_name,
+        demo.last_name,
+        demo.phone,
     )
     assert record.addresses[0].city == demo.addresses[0].city
     assert record.addresses[0].country == demo.addresses[0].country
@@ -186,11 +216,17 @@ async def test_creates_customers_idempotently_and_updates_them(backend: Customer
     again = await backend.create_customer(draft)
     assert created.key == again.key == key
     assert created.external_ids == again.external_ids
-    assert (created.email, created.first_name, created.marketing_consent) == (draft.email, "Lotte", True)
+    assert (created.email, created.first_name, created.marketing_consent) == (
+        draft.email,
+        "Lotte",
+        True,
+    )
     updated = await backend.update_customer(key, CustomerChanges(last_name="de Boer", phone=None))
     assert updated is not None
     assert (updated.last_name, updated.phone, updated.first_name) == ("de Boer", None, "Lotte")
-    assert await backend.update_customer("NO-SUCH-CUSTOMER", CustomerChanges(first_name="X")) is None
+    assert (
+        await backend.update_customer("NO-SUCH-CUSTOMER", CustomerChanges(first_name="X")) is None
+    )
 
 
 async def test_posts_an_order_once_even_when_posted_again(backend: OrdersBackend) -> None:
@@ -208,13 +244,21 @@ async def test_posts_an_order_once_even_when_posted_again(backend: OrdersBackend
     assert await backend.get_order("ord_never_posted") is None
 
 
-async def test_rejects_unknown_products_and_customers_as_business_rejections(backend: OrdersBackend) -> None:
-    unknown_sku = _sale(f"ord_rej{uuid.uuid4().hex[:8]}", DEMO.customers[0].code, DEMO.products[0].variants[0].sku)
-    unknown_sku.lines = [SaleLine(sku="NOPE-404", quantity=1, unit_price=Money(amount="1.00", currency="EUR"))]
+async def test_rejects_unknown_products_and_customers_as_business_rejections(
+    backend: OrdersBackend,
+) -> None:
+    unknown_sku = _sale(
+        f"ord_rej{uuid.uuid4().hex[:8]}", DEMO.customers[0].code, DEMO.products[0].variants[0].sku
+    )
+    unknown_sku.lines = [
+        SaleLine(sku="NOPE-404", quantity=1, unit_price=Money(amount="1.00", currency="EUR"))
+    ]
     with pytest.raises(BusinessRejection) as rejected:
         await backend.submit_order(unknown_sku)
     assert rejected.value.reasons
     assert await backend.get_order(unknown_sku.reference) is None  # nothing half-written
-    unknown_customer = _sale(f"ord_rej{uuid.uuid4().hex[:8]}", "NO-SUCH-CUSTOMER", DEMO.products[0].variants[0].sku)
+    unknown_customer = _sale(
+        f"ord_rej{uuid.uuid4().hex[:8]}", "NO-SUCH-CUSTOMER", DEMO.products[0].variants[0].sku
+    )
     with pytest.raises(BusinessRejection):
         await backend.submit_order(unknown_customer)

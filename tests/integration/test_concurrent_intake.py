@@ -16,14 +16,18 @@ async def test_forty_concurrent_orders_are_all_accepted_and_posted(gateway: Gate
 
     async def place(body: dict[str, object]) -> str:
         response = await gateway.http.post(
-            "/v1/orders", json=body, headers=await gateway.headers(CLIENT, **{"Idempotency-Key": payloads.idem()})
+            "/v1/orders",
+            json=body,
+            headers=await gateway.headers(CLIENT, **{"Idempotency-Key": payloads.idem()}),
         )
         assert response.status_code == 202, response.text
         return str(response.json()["id"])
 
     ids = await asyncio.gather(*(place(body) for body in bodies))
     assert len(set(ids)) == 40
-    finished = await asyncio.gather(*(gateway.wait_for_status(CLIENT, order_id, {"accepted"}, timeout=60) for order_id in ids))
+    finished = await asyncio.gather(
+        *(gateway.wait_for_status(CLIENT, order_id, {"accepted"}, timeout=60) for order_id in ids)
+    )
     assert {order["status"] for order in finished} == {"accepted"}
     assert len({order["backend_reference"] for order in finished}) == 40
 
@@ -33,7 +37,11 @@ async def test_concurrent_requests_with_one_key_create_one_order(gateway: Gatewa
     key = payloads.idem()
 
     async def send() -> tuple[int, str | None]:
-        response = await gateway.http.post("/v1/orders", json=body, headers=await gateway.headers(CLIENT, **{"Idempotency-Key": key}))
+        response = await gateway.http.post(
+            "/v1/orders",
+            json=body,
+            headers=await gateway.headers(CLIENT, **{"Idempotency-Key": key}),
+        )
         return response.status_code, response.json().get("id")
 
     results = await asyncio.gather(*(send() for _ in range(10)))
@@ -42,6 +50,8 @@ async def test_concurrent_requests_with_one_key_create_one_order(gateway: Gatewa
     assert 202 in statuses
     assert len({order_id for status, order_id in results if status == 202}) == 1
     listed = await gateway.http.get(
-        "/v1/orders", params={"external_reference": body["external_reference"]}, headers=await gateway.headers(CLIENT)
+        "/v1/orders",
+        params={"external_reference": body["external_reference"]},
+        headers=await gateway.headers(CLIENT),
     )
     assert len(listed.json()["data"]) == 1

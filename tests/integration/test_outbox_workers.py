@@ -44,7 +44,9 @@ async def _place(gw: Gateway, count: int) -> list[str]:
     ids = []
     for _ in range(count):
         response = await gw.http.post(
-            "/v1/orders", json=payloads.order(), headers=await gw.headers(CLIENT, **{"Idempotency-Key": payloads.idem()})
+            "/v1/orders",
+            json=payloads.order(),
+            headers=await gw.headers(CLIENT, **{"Idempotency-Key": payloads.idem()}),
         )
         assert response.status_code == 202, response.text
         ids.append(response.json()["id"])
@@ -60,7 +62,9 @@ async def test_three_workers_post_every_order_exactly_once(quiet_gateway: Gatewa
     gw = quiet_gateway
     ids = await _place(gw, 30)
     settings = WorkerSettings(embedded=False, batch_size=4, lease_seconds=30)
-    workers = [OutboxWorker(gw.services.db, gw.services.backends, settings, name=f"w{i}") for i in range(3)]
+    workers = [
+        OutboxWorker(gw.services.db, gw.services.backends, settings, name=f"w{i}") for i in range(3)
+    ]
 
     async def drain(worker: OutboxWorker) -> int:
         handled = 0
@@ -73,16 +77,24 @@ async def test_three_workers_post_every_order_exactly_once(quiet_gateway: Gatewa
     assert await _sales(gw) == 30
     async with gw.services.db.session("shop") as session:
         submitted = await session.scalar(
-            select(func.count()).select_from(OrderEventRow).where(OrderEventRow.type == "order.submitted")
+            select(func.count())
+            .select_from(OrderEventRow)
+            .where(OrderEventRow.type == "order.submitted")
         )
-        statuses = set((await session.scalars(select(OrderRow.status).where(OrderRow.id.in_(ids)))).all())
-        pending = await session.scalar(select(func.count()).select_from(OutboxEntry).where(OutboxEntry.state != "done"))
+        statuses = set(
+            (await session.scalars(select(OrderRow.status).where(OrderRow.id.in_(ids)))).all()
+        )
+        pending = await session.scalar(
+            select(func.count()).select_from(OutboxEntry).where(OutboxEntry.state != "done")
+        )
     assert submitted == 30
     assert statuses == {"accepted"}
     assert pending == 0
 
 
-async def test_a_stalled_worker_loses_its_lease_and_no_sale_is_doubled(quiet_gateway: Gateway) -> None:
+async def test_a_stalled_worker_loses_its_lease_and_no_sale_is_doubled(
+    quiet_gateway: Gateway,
+) -> None:
     gw = quiet_gateway
     [order_id] = await _place(gw, 1)
     settings = WorkerSettings(embedded=False, lease_seconds=0.5)
@@ -101,7 +113,9 @@ async def test_a_stalled_worker_loses_its_lease_and_no_sale_is_doubled(quiet_gat
     async with gw.services.db.session("shop") as session:
         types = (
             await session.scalars(
-                select(OrderEventRow.type).where(OrderEventRow.order_id == order_id).order_by(OrderEventRow.sequence)
+                select(OrderEventRow.type)
+                .where(OrderEventRow.order_id == order_id)
+                .order_by(OrderEventRow.sequence)
             )
         ).all()
         entry = await session.scalar(select(OutboxEntry).where(OutboxEntry.subject_id == order_id))

@@ -11,7 +11,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -73,11 +72,13 @@ class Server:
 
 
 @pytest.fixture
-def var_dir(tmp_path: Path) -> Iterator[Path]:
-    yield tmp_path / "var"
+def var_dir(tmp_path: Path) -> Path:
+    return tmp_path / "var"
 
 
-def test_first_start_seeds_serves_the_walkthrough_and_a_second_start_reuses_var(var_dir: Path) -> None:
+def test_first_start_seeds_serves_the_walkthrough_and_a_second_start_reuses_var(
+    var_dir: Path,
+) -> None:
     server = Server(var_dir)
     try:
         server.wait_live()
@@ -94,18 +95,32 @@ def test_first_start_seeds_serves_the_walkthrough_and_a_second_start_reuses_var(
             auth=(client["client_id"], client["client_secret"]),
         ).json()["access_token"]
         headers = {"Authorization": f"Bearer {token}"}
-        products = httpx.get(f"{server.base}/v1/products", params={"limit": 2}, headers=headers).json()
+        products = httpx.get(
+            f"{server.base}/v1/products", params={"limit": 2}, headers=headers
+        ).json()
         assert len(products["data"]) == 2 and products["next_cursor"]
-        stock = httpx.get(f"{server.base}/v1/inventory", params={"sku": "TEE-1001-GRY-S"}, headers=headers).json()
+        stock = httpx.get(
+            f"{server.base}/v1/inventory", params={"sku": "TEE-1001-GRY-S"}, headers=headers
+        ).json()
         assert {level["location_id"] for level in stock["data"]} >= {"DC1"}
         order = {
             "channel": "web",
             "external_reference": "WEB-CLI-1",
             "customer": {"email": "ana@example.com", "first_name": "Ana", "last_name": "Smit"},
-            "lines": [{"sku": "TEE-1001-GRY-S", "quantity": 2, "unit_price": {"amount": "16.00", "currency": "EUR"}}],
+            "lines": [
+                {
+                    "sku": "TEE-1001-GRY-S",
+                    "quantity": 2,
+                    "unit_price": {"amount": "16.00", "currency": "EUR"},
+                }
+            ],
             "shipping_address": {
-                "first_name": "Ana", "last_name": "Smit", "line1": "Damstraat 1",
-                "city": "Amsterdam", "postal_code": "1012 AB", "country": "NL",
+                "first_name": "Ana",
+                "last_name": "Smit",
+                "line1": "Damstraat 1",
+                "city": "Amsterdam",
+                "postal_code": "1012 AB",
+                "country": "NL",
             },
             "placed_at": "2026-11-28T10:00:00Z",
         }
@@ -119,7 +134,9 @@ def test_first_start_seeds_serves_the_walkthrough_and_a_second_start_reuses_var(
         deadline = time.monotonic() + 20
         types: list[str] = []
         while time.monotonic() < deadline:
-            events = httpx.get(f"{server.base}/v1/orders/{order_id}/events", headers=headers).json()["data"]
+            events = httpx.get(
+                f"{server.base}/v1/orders/{order_id}/events", headers=headers
+            ).json()["data"]
             types = [event["type"] for event in events]
             if "order.accepted" in types:
                 break
@@ -140,7 +157,9 @@ def test_first_start_seeds_serves_the_walkthrough_and_a_second_start_reuses_var(
         )
         assert token.status_code == 200  # the same credentials still work: var/ was reused
         headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
-        listed = httpx.get(f"{second.base}/v1/orders", params={"external_reference": "WEB-CLI-1"}, headers=headers)
+        listed = httpx.get(
+            f"{second.base}/v1/orders", params={"external_reference": "WEB-CLI-1"}, headers=headers
+        )
         assert [o["id"] for o in listed.json()["data"]] == [order_id]
     finally:
         second_output = second.stop()
