@@ -26,3 +26,18 @@ async def sandbox_backend(tmp_dir: Path) -> AsyncIterator[Any]:
     finally:
         await backend.aclose()
         await engine.dispose()
+
+
+@asynccontextmanager
+async def tryton_backend(tmp_dir: Path) -> AsyncIterator[Any]:
+    from adapters.tryton import TrytonBackend
+    from tests.support.tryton import STORES, tryton_server
+
+    with tryton_server() as server:
+        backend = TrytonBackend(
+            server.url, server.database, server.user, server.password, store_location_codes=STORES
+        )
+        try:
+            yield backend
+        finally:
+            await backend.aclose()

@@ -1,0 +1,114 @@
+"""One vendor endpoint over httpx, with every lower-level failure mapped to our errors.
+
+- connection refused, reset, DNS, a read or connect timeout: `BackendUnavailable` (retryable);
+- HTTP 429 and 503 with `Retry-After`, other 5xx: `BackendOverloaded` (retryable), carrying
+  the vendor's Retry-After in seconds;
+- a body larger than `max_body` bytes: `BackendUnavailable` (read stops at the limit, so a
+  runaway answer cannot exhaust memory).
+
+Other statuses are returned to the adapter, which knows what its vendor means by them.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from dataclasses import dataclass
+
+import httpx
+
+from contracts.errors import BackendOverloaded, BackendUnavailable
+
+DEFAULT_MAX_BODY = 32 * 1024 * 1024
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+@dataclass(frozen=True, slots=True)
+class HttpReply:
+    status: int
+    headers: httpx.Headers
+    body: bytes
+
+
+class HttpEndpoint:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        backend: str,
+        timeout: float = 10.0,
+        max_body: int = DEFAULT_MAX_BODY,
+        max_connections: int = 20,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.backend = backend
+        self._max_body = max_body
+        self._client = httpx.AsyncClient(
+            base_url=base_url,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            ),
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    async def post(self, path: str, content: bytes, headers: dict[str, str]) -> HttpReply:
+        request = self._client.build_request(
+            "POST", path, content=content, headers={"Content-Type": "application/json", **headers}
+        )
+        try:
+            response = await self._client.send(request, stream=True)
+            try:
+                body = await self._read_capped(response)
+            finally:
+                await response.aclose()
+        except httpx.TimeoutException as error:
+            raise BackendUnavailable(f"{self.backend} timed out", backend=self.backend) from error
+        except httpx.HTTPError as error:  # connect, read, protocol errors: the wire failed
+            raise BackendUnavailable(
+                f"{self.backend} unreachable: {type(error).__name__}", backend=self.backend
+            ) from error
+        status = response.status_code
+        if status == 429 or status >= 500:
+            raise BackendOverloaded(
+                f"{self.backend} answered HTTP {status}",
+                backend=self.backend,
+                vendor_code=str(status),
+                retry_after=parse_retry_after(response.headers.get("retry-after")),
+            )
+        return HttpReply(status, response.headers, body)
+
+    async def _read_capped(self, response: httpx.Response) -> bytes:
+        declared = response.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > self._max_body:
+            raise BackendUnavailable(
+                f"{self.backend} answer of {declared} bytes exceeds {self._max_body}",
+                backend=self.backend,
+            )
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > self._max_body:
+                raise BackendUnavailable(
+                    f"{self.backend} answer exceeds {self._max_body} bytes", backend=self.backend
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()

@@ -1,0 +1,5 @@
+"""Tryton ERP behind the backend port, over Tryton's JSON-RPC (tested against Tryton 8.2)."""
+
+from adapters.tryton.backend import TrytonBackend
+
+__all__ = ["TrytonBackend"]

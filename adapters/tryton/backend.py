@@ -1,0 +1,35 @@
+"""The Tryton adapter: every domain of the backend port against one Tryton database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from adapters.tryton.catalog import CatalogPart
+from adapters.tryton.client import TrytonClient
+from adapters.tryton.customers import CustomersPart
+from adapters.tryton.sales import SalesPart
+
+
+class TrytonBackend(CatalogPart, CustomersPart, SalesPart):
+    """Built from a binding: `url`, `database`, `username` settings and the `password` secret;
+    `store_location_codes` names the warehouses that are shops."""
+
+    def __init__(
+        self,
+        url: str,
+        database: str,
+        username: str,
+        password: str,
+        *,
+        store_location_codes: Iterable[str] = (),
+        timeout: float = 10.0,
+    ) -> None:
+        client = TrytonClient(url, database, username, password, timeout=timeout)
+        super().__init__(client, frozenset(store_location_codes))
+
+    async def check(self) -> None:
+        await self._client.ensure_session()
+        await self.currency()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
