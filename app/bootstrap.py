@@ -15,6 +15,7 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, OAuthFlow, OAuthFlows, SecurityScheme, Server
 
 from adapters.sandbox import SandboxBackend
+from adapters.tryton import TrytonBackend
 from app.api.admin.bindings import BindingAdminController
 from app.api.admin.tenants import ClientAdminController, TenantAdminController
 from app.api.deps import DEPENDENCIES
@@ -62,6 +63,25 @@ def register_adapters(registry: AdapterRegistry, db: Database) -> None:
             domains=frozenset(DOMAINS),
             description="In-process reference ERP seeded with retail demo data",
             settings_keys=("dataset",),
+        )
+    )
+    registry.register(
+        AdapterSpec(
+            name="tryton",
+            factory=lambda settings, secrets: TrytonBackend(
+                str(settings["url"]),
+                str(settings["database"]),
+                str(settings["username"]),
+                secrets["password"],
+                store_location_codes=[
+                    str(code) for code in settings.get("store_location_codes", [])
+                ],
+                timeout=float(settings.get("timeout", 10.0)),
+            ),
+            domains=frozenset(DOMAINS),
+            description="Tryton ERP over JSON-RPC (product, stock, sale, party modules)",
+            settings_keys=("url", "database", "username"),
+            secret_keys=("password",),
         )
     )
 

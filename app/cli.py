@@ -9,8 +9,10 @@ import json
 import logging
 import os
 import signal
+import subprocess
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 from app.settings import Settings
@@ -56,18 +58,96 @@ def _prepare(settings: Settings) -> None:
             print(line, flush=True)
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
+def _start_tryton_demo(settings: Settings) -> tuple[subprocess.Popen[str], dict[str, Any]]:
+    """A seeded Tryton for the demo tenant, kept under var/tryton across starts (the repo's
+    deploy/tryton script; the first start installs and seeds Tryton, about two minutes)."""
+    import socket
 
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    root = Path(__file__).resolve().parents[1]
+    print(
+        "starting Tryton for the demo tenant (the first start installs and seeds it)...", flush=True
+    )
+    process = subprocess.Popen(  # noqa: S603 - our own script, run with our interpreter
+        [
+            sys.executable,
+            "-m",
+            "deploy.tryton.tryton_server",
+            "serve",
+            "--port",
+            str(port),
+            "--workdir",
+            str((settings.var_dir / "tryton").resolve()),
+        ],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    if not line:
+        process.wait()
+        raise SystemExit("Tryton did not start; see the messages above")
+    return process, json.loads(line)
+
+
+def _bind_demo_to_tryton(settings: Settings, tryton: dict[str, Any]) -> None:
+    from app.tenancy.demo import DEMO_TENANT
+    from app.tenancy.provisioning import rebind
+    from app.tenancy.registry import DOMAINS
+
+    binding = {
+        "url": tryton["url"],
+        "database": tryton["database"],
+        "username": tryton["user"],
+        "store_location_codes": ["ST-AMS", "ST-UTR"],
+    }
+    _with_services(
+        settings,
+        lambda s: rebind(
+            s,
+            DEMO_TENANT,
+            domains=list(DOMAINS),
+            adapter="tryton",
+            settings=binding,
+            secrets={"password": tryton["password"]},
+        ),
+    )
+    print(
+        f"tenant 'demo' is bound to Tryton at {tryton['url']} (database {tryton['database']})",
+        flush=True,
+    )
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     _configure_logging(settings.log_level)
-    if args.backend != "sandbox":
-        print(f"backend {args.backend!r} is not available in this build", file=sys.stderr)
-        return 2
+    if args.backend == "tryton":
+        if not settings.bootstrap_demo:
+            print(
+                "--backend tryton binds the demo tenant; enable it with GATEWAY_DEMO=1",
+                file=sys.stderr,
+            )
+            return 2
+        process, tryton = _start_tryton_demo(settings)
+        try:
+            _prepare(settings)
+            _bind_demo_to_tryton(settings, tryton)
+            return _serve(args, settings)
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
     _prepare(settings)
-    os.environ["GATEWAY_PORT"] = str(
-        args.port
-    )  # uvicorn workers build settings from the environment
+    return _serve(args, settings)
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    # uvicorn workers build their settings from the environment
+    os.environ["GATEWAY_PORT"] = str(args.port)
     print(
         f"Retail Gateway on http://{args.host}:{args.port} (database: {settings.database.url})",
         flush=True,
@@ -280,7 +360,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
-    serve.add_argument("--backend", default="sandbox", help="backend of the demo tenant")
+    serve.add_argument(
+        "--backend",
+        default="sandbox",
+        choices=["sandbox", "tryton"],
+        help="backend of the demo tenant (tryton: starts a seeded Tryton beside the gateway)",
+    )
     serve.set_defaults(func=cmd_serve)
 
     sub.add_parser("worker", help="run an outbox worker (production tier)").set_defaults(

@@ -310,7 +310,9 @@ def start_server(
     owns_workdir = workdir is None
     workdir = Path(tempfile.mkdtemp(prefix="tryton-")) if workdir is None else workdir
     workdir.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(db_path, workdir / f"{DATABASE}.sqlite")
+    if owns_workdir or not (workdir / f"{DATABASE}.sqlite").exists():
+        # A caller-chosen workdir keeps its database across starts (the demo's var/tryton).
+        shutil.copyfile(db_path, workdir / f"{DATABASE}.sqlite")
     port = port or _free_port()
     _write_config(workdir / "trytond.conf", workdir, port, session_max_age)
     log = workdir / "trytond.log"
@@ -353,13 +355,16 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("ensure", help="build the seeded database if needed, print its path")
     serve = commands.add_parser("serve", help="ensure, then serve in the foreground")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--workdir", type=Path, default=None, help="keep the database here across starts"
+    )
     args = parser.parse_args(argv)
 
     db_path = ensure_database(args.cache_dir)
     if args.command == "ensure":
         print(db_path)
         return 0
-    server = start_server(db_path, port=args.port)
+    server = start_server(db_path, port=args.port, workdir=args.workdir)
     print(
         json.dumps(
             {
