@@ -43,7 +43,9 @@ from app.services import Services
 from app.settings import Settings
 from app.store.database import Database, create_engine
 from app.tenancy.bindings import BackendResolver, BindingStore
+from app.tenancy.migration import MigrationService
 from app.tenancy.registry import DOMAINS, AdapterRegistry, AdapterSpec
+from app.tenancy.shadow import ShadowReads
 from app.tenancy.tenants import TenantDirectory
 
 log = logging.getLogger("gateway")
@@ -97,9 +99,12 @@ def build_services(settings: Settings) -> Services:
     backends = BackendResolver(bindings, registry)
     cursors = CursorCodec(box)
     idempotency = IdempotencyStore(db)
-    catalog = CatalogService(backends, cursors)
-    customers = CustomerService(backends, cursors)
-    worker = OutboxWorker(db, backends, settings.worker, idempotency)
+    tenants = TenantDirectory(db)
+    migrations = MigrationService(db, tenants, registry, bindings, backends)
+    shadow = ShadowReads(db, migrations, bindings, backends)
+    catalog = CatalogService(backends, cursors, shadow)
+    customers = CustomerService(backends, cursors, shadow)
+    worker = OutboxWorker(db, backends, settings.worker, idempotency=idempotency, bindings=bindings)
     return Services(
         settings=settings,
         db=db,
@@ -118,14 +123,16 @@ def build_services(settings: Settings) -> Services:
         bindings=bindings,
         backends=backends,
         cursors=cursors,
-        tenants=TenantDirectory(db),
+        tenants=tenants,
         idempotency=idempotency,
         catalog=catalog,
-        inventory=InventoryService(backends, cursors),
+        inventory=InventoryService(backends, cursors, shadow),
         customers=customers,
         intake=OrderIntake(db, catalog, customers, idempotency, on_accepted=worker.wake),
         orders=OrderQueries(db, cursors),
         worker=worker,
+        migrations=migrations,
+        shadow=shadow,
     )
 
 

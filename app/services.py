@@ -19,7 +19,9 @@ from app.paging import CursorCodec
 from app.settings import Settings
 from app.store.database import Database
 from app.tenancy.bindings import BackendResolver, BindingStore
+from app.tenancy.migration import MigrationService
 from app.tenancy.registry import AdapterRegistry
+from app.tenancy.shadow import ShadowReads
 from app.tenancy.tenants import TenantDirectory
 
 
@@ -43,3 +45,5 @@ class Services:
     intake: OrderIntake
     orders: OrderQueries
     worker: OutboxWorker
+    migrations: MigrationService
+    shadow: ShadowReads

@@ -151,7 +151,7 @@ class TrytonClient:
             return reply.status, None
         try:
             return reply.status, decode(reply.body)
-        except (ValueError, UnicodeDecodeError, KeyError, TypeError) as error:
+        except (ValueError, KeyError, TypeError, ArithmeticError, RecursionError) as error:
             # Not JSON-RPC at all (a proxy page, a truncated body): treat as a passing fault.
             raise BackendUnavailable(
                 f"Tryton answered HTTP {reply.status} with an unreadable body", backend=NAME

@@ -2,10 +2,11 @@
 
 Tryton answers JSON-RPC errors with HTTP 200 and `"error": exception.args`. Its own exceptions
 carry their class name first (`["UserError", [message, description, domain]]`); the ones
-raised without arguments (rate limit, time-out, missing dependencies) arrive as an empty
-list; any other server exception arrives as `[str(exception), traceback]`, e.g. an unknown
-model as `["'no.such.model'", ""]`. `VENDOR_ERRORS` names every exception class of
-`trytond.exceptions`; a test fails when Tryton gains one this table does not map.
+raised without arguments (rate limit, time-out) arrive as an empty list, missing
+dependencies as a list of names; any other server exception arrives as
+`[str(exception), traceback]`, e.g. an unknown model as `["'no.such.model'", ""]`.
+`VENDOR_ERRORS` names every exception class of `trytond.exceptions`; a test fails when
+Tryton gains one this table does not map.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def _text(value: Any) -> str:
 
 def classify(error: Any) -> BackendError:
     """The exception for a JSON-RPC `error` member."""
-    if not error:
+    if isinstance(error, list | tuple) and not error:
         return RetryableBackendError(
             "Tryton refused the call for now (rate limit or time-out)", backend=NAME, vendor_code=""
         )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
+from typing import Any
 
 from app.backend_calls import call_backend
 from app.context import CallContext
@@ -10,6 +12,7 @@ from app.paging import CursorCodec
 from app.problems import NotFound
 from app.publicids import PRODUCT, key_of, public_id
 from app.tenancy.bindings import BackendResolver
+from app.tenancy.shadow import ShadowReads
 from contracts.backend import ProductQuery, ProductRecord
 from contracts.v1 import Product, ProductPage
 from contracts.v1.products import ProductStatus
@@ -29,10 +32,33 @@ def to_product(record: ProductRecord) -> Product:
     )
 
 
+SHADOW_SAMPLE = 10  # records of a listed page compared against a migration's candidate
+
+
 class CatalogService:
-    def __init__(self, backends: BackendResolver, cursors: CursorCodec) -> None:
+    def __init__(
+        self, backends: BackendResolver, cursors: CursorCodec, shadow: ShadowReads | None = None
+    ) -> None:
         self._backends = backends
         self._cursors = cursors
+        self._shadow = shadow
+
+    async def _observe(self, ctx: CallContext, products: list[Product]) -> None:
+        if self._shadow is None or not products:
+            return
+        keys = {
+            product.id: key
+            for product in products[:SHADOW_SAMPLE]
+            if (key := key_of(PRODUCT, product.id))
+        }
+
+        async def read(candidate: Any) -> dict[str, Any]:
+            records = await asyncio.gather(*(candidate.get_product(key) for key in keys.values()))
+            return {pid: to_product(r) if r else None for pid, r in zip(keys, records, strict=True)}
+
+        await self._shadow.observe(
+            ctx.tenant_id, "catalog", {p.id: p for p in products if p.id in keys}, read
+        )
 
     async def list_products(
         self,
@@ -71,9 +97,9 @@ class CatalogService:
             if page.next_cursor
             else None
         )
-        return ProductPage(
-            data=[to_product(record) for record in page.items], next_cursor=next_cursor
-        )
+        products = [to_product(record) for record in page.items]
+        await self._observe(ctx, products)
+        return ProductPage(data=products, next_cursor=next_cursor)
 
     async def get_product(self, ctx: CallContext, product_id: str) -> Product:
         key = key_of(PRODUCT, product_id)
@@ -85,7 +111,9 @@ class CatalogService:
         )
         if record is None:
             raise NotFound(f"no product {product_id}")
-        return to_product(record)
+        product = to_product(record)
+        await self._observe(ctx, [product])
+        return product
 
     async def unknown_skus(self, ctx: CallContext, skus: list[str]) -> list[str]:
         """The SKUs of `skus` the catalog does not sell."""

@@ -3,7 +3,9 @@ backend has the customer."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
+from typing import Any
 
 from app.backend_calls import call_backend
 from app.context import CallContext
@@ -12,6 +14,7 @@ from app.problems import Conflict, NotFound
 from app.publicids import CUSTOMER, key_of, public_id
 from app.store.ids import new_id
 from app.tenancy.bindings import BackendResolver
+from app.tenancy.shadow import ShadowReads
 from contracts.backend import CustomerChanges, CustomerDraft, CustomerQuery, CustomerRecord
 from contracts.v1 import Customer, CustomerCreate, CustomerPage, CustomerUpdate
 
@@ -36,10 +39,30 @@ def new_customer_key() -> str:
     return new_id("gw").upper().replace("_", "-")
 
 
+SHADOW_SAMPLE = 10  # records of a listed page compared against a migration's candidate
+
+
 class CustomerService:
-    def __init__(self, backends: BackendResolver, cursors: CursorCodec) -> None:
+    def __init__(
+        self, backends: BackendResolver, cursors: CursorCodec, shadow: ShadowReads | None = None
+    ) -> None:
         self._backends = backends
         self._cursors = cursors
+        self._shadow = shadow
+
+    async def _observe(self, ctx: CallContext, customers: list[Customer]) -> None:
+        if self._shadow is None or not customers:
+            return
+        keys = {c.id: key for c in customers[:SHADOW_SAMPLE] if (key := key_of(CUSTOMER, c.id))}
+
+        async def read(candidate: Any) -> dict[str, Any]:
+            records = await asyncio.gather(*(candidate.get_customer(key) for key in keys.values()))
+            return {
+                cid: to_customer(r) if r else None for cid, r in zip(keys, records, strict=True)
+            }
+
+        current = {c.id: c for c in customers if c.id in keys}
+        await self._shadow.observe(ctx.tenant_id, "customers", current, read)
 
     async def list_customers(
         self,
@@ -71,9 +94,9 @@ class CustomerService:
             if page.next_cursor
             else None
         )
-        return CustomerPage(
-            data=[to_customer(record) for record in page.items], next_cursor=next_cursor
-        )
+        customers = [to_customer(record) for record in page.items]
+        await self._observe(ctx, customers)
+        return CustomerPage(data=customers, next_cursor=next_cursor)
 
     async def get_customer(self, ctx: CallContext, customer_id: str) -> Customer:
         key = key_of(CUSTOMER, customer_id)
@@ -85,7 +108,9 @@ class CustomerService:
         )
         if record is None:
             raise NotFound(f"no customer {customer_id}")
-        return to_customer(record)
+        customer = to_customer(record)
+        await self._observe(ctx, [customer])
+        return customer
 
     async def find_by_email(self, ctx: CallContext, email: str) -> CustomerRecord | None:
         backends = await self._backends.for_tenant(ctx.tenant_id)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from app.backend_calls import call_backend
 from app.context import CallContext
 from app.paging import CursorCodec
 from app.tenancy.bindings import BackendResolver
+from app.tenancy.shadow import ShadowReads
 from contracts.backend import StockQuery, StockRecord
 from contracts.v1 import InventoryLevel, InventoryLevelPage
 
@@ -15,6 +17,21 @@ from contracts.v1 import InventoryLevel, InventoryLevelPage
 def available_from(on_hand: int, reserved: int, safety_stock: int) -> int:
     """`available = max(0, on_hand - reserved - safety_stock)`."""
     return max(0, on_hand - reserved - safety_stock)
+
+
+def _nothing(level: InventoryLevel) -> InventoryLevel:
+    return InventoryLevel(
+        sku=level.sku,
+        location_id=level.location_id,
+        on_hand=0,
+        reserved=0,
+        available=0,
+        incoming=0,
+        safety_stock=0,
+        updated_at=level.updated_at,
+        source="candidate",
+        as_of=level.as_of,
+    )
 
 
 def to_level(record: StockRecord, source: str, as_of: datetime) -> InventoryLevel:
@@ -32,10 +49,41 @@ def to_level(record: StockRecord, source: str, as_of: datetime) -> InventoryLeve
     )
 
 
+def level_subject(level: InventoryLevel) -> str:
+    return f"{level.sku}@{level.location_id}"
+
+
 class InventoryService:
-    def __init__(self, backends: BackendResolver, cursors: CursorCodec) -> None:
+    def __init__(
+        self, backends: BackendResolver, cursors: CursorCodec, shadow: ShadowReads | None = None
+    ) -> None:
         self._backends = backends
         self._cursors = cursors
+        self._shadow = shadow
+
+    async def _observe(
+        self, ctx: CallContext, levels: list[InventoryLevel], locations: list[str]
+    ) -> None:
+        if self._shadow is None or not levels:
+            return
+        skus = tuple(sorted({level.sku for level in levels}))
+
+        async def read(candidate: Any) -> dict[str, Any]:
+            page = await candidate.list_stock(
+                StockQuery(skus=skus, location_ids=tuple(locations), limit=max(len(levels) * 4, 50))
+            )
+            now = datetime.now(UTC)
+            found = {
+                level_subject(lv): lv for lv in (to_level(r, "candidate", now) for r in page.items)
+            }
+            # A location the candidate leaves out holds nothing there: compare with zeros.
+            return {
+                subject: found.get(subject) or _nothing(level)
+                for subject, level in ((level_subject(lv), lv) for lv in levels)
+            }
+
+        current = {level_subject(level): level for level in levels}
+        await self._shadow.observe(ctx.tenant_id, "inventory", current, read)
 
     async def list_levels(
         self,
@@ -71,6 +119,6 @@ class InventoryService:
             if page.next_cursor
             else None
         )
-        return InventoryLevelPage(
-            data=[to_level(record, source, as_of) for record in page.items], next_cursor=next_cursor
-        )
+        levels = [to_level(record, source, as_of) for record in page.items]
+        await self._observe(ctx, levels, locations)
+        return InventoryLevelPage(data=levels, next_cursor=next_cursor)

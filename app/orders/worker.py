@@ -29,13 +29,14 @@ from app.backend_calls import DEFAULT_TIMEOUT
 from app.correlation import set_correlation_id
 from app.idempotency import IdempotencyStore
 from app.orders.events import record_note, record_transition
+from app.orders.handover import find_elsewhere, is_switching
 from app.publicids import CUSTOMER, key_of, public_id
 from app.settings import WorkerSettings
 from app.store.database import Database
 from app.store.models import OrderRow, OutboxEntry
 from app.store.types import utcnow
 from app.telemetry import tracer
-from app.tenancy.bindings import BackendResolver, TenantBackends
+from app.tenancy.bindings import BackendResolver, BindingStore, TenantBackends
 from contracts.backend import CustomerDraft, CustomerQuery, SaleLine, SaleReceipt, SaleRequest
 from contracts.errors import BusinessRejection, PermanentBackendError, RetryableBackendError
 from contracts.v1 import Address, Money, OrderTotals
@@ -50,6 +51,7 @@ class Claim:
     order_id: str
     attempts: int
     correlation_id: str
+    last_target: str | None = None
 
 
 class _Undeliverable(Exception):
@@ -62,9 +64,12 @@ class OutboxWorker:
         db: Database,
         backends: BackendResolver,
         settings: WorkerSettings,
+        *,
         idempotency: IdempotencyStore | None = None,
         name: str | None = None,
+        bindings: BindingStore | None = None,
     ) -> None:
+        self._bindings = bindings
         self._db = db
         self._backends = backends
         self._settings = settings
@@ -131,12 +136,13 @@ class OutboxWorker:
                 OutboxEntry.subject_id,
                 OutboxEntry.attempts,
                 OutboxEntry.correlation_id,
+                OutboxEntry.last_target,
             )
             .execution_options(synchronize_session=False)
         )
         async with self._db.session(write=True) as session:
             rows = (await session.execute(statement)).all()
-        return [Claim(row[0], row[1], row[2], row[3], row[4]) for row in rows]
+        return [Claim(*row) for row in rows]
 
     async def deliver(self, claim: Claim) -> None:
         set_correlation_id(claim.correlation_id)
@@ -145,8 +151,26 @@ class OutboxWorker:
         if order is None or order.status != "received":
             await self._finish(claim, "done")  # cancelled, or already delivered by another worker
             return
+        if await is_switching(self._db, claim.tenant_id):
+            await self._postpone(claim)  # the tenant's backend is being switched: wait
+            return
         try:
-            backends = await self._backends.for_tenant(claim.tenant_id)
+            # Fresh bindings: never post to a backend a cut-over has just replaced.
+            backends = await self._backends.for_tenant(claim.tenant_id, fresh=True)
+            target = backends.targets["orders"]
+            if claim.last_target and claim.last_target != target and self._bindings is not None:
+                found = await find_elsewhere(
+                    self._db,
+                    self._bindings,
+                    self._backends,
+                    claim.tenant_id,
+                    target=claim.last_target,
+                    reference=order.id,
+                )
+                if found is not None:  # it reached the previous backend: that is where it lives
+                    await self._delivered(claim, found[0], found[1], None)
+                    return
+            await self._aim(claim, target)
             with tracer.start_as_current_span(
                 "outbox.deliver",
                 attributes={
@@ -172,6 +196,30 @@ class OutboxWorker:
             await self._dead_letter(claim, f"unexpected {type(error).__name__}: {error}")
         else:
             await self._delivered(claim, backends.names["orders"], receipt, customer_key)
+
+    async def _aim(self, claim: Claim, target: str) -> None:
+        """Record which backend this attempt goes to before it goes there."""
+        async with self._db.session(claim.tenant_id, write=True) as session:
+            await session.execute(
+                update(OutboxEntry)
+                .where(OutboxEntry.id == claim.entry_id, OutboxEntry.lease_owner == self.name)
+                .values(last_target=target)
+                .execution_options(synchronize_session=False)
+            )
+
+    async def _postpone(self, claim: Claim) -> None:
+        async with self._db.session(claim.tenant_id, write=True) as session:
+            await session.execute(
+                update(OutboxEntry)
+                .where(OutboxEntry.id == claim.entry_id, OutboxEntry.lease_owner == self.name)
+                .values(
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    attempts=OutboxEntry.attempts - 1,  # waiting for a switch is not an attempt
+                    available_at=utcnow() + timedelta(seconds=0.5),
+                )
+                .execution_options(synchronize_session=False)
+            )
 
     async def _customer_key(self, backends: TenantBackends, order: OrderRow) -> str:
         customer = order.customer
@@ -202,7 +250,7 @@ class OutboxWorker:
         return record.key
 
     async def _delivered(
-        self, claim: Claim, backend: str, receipt: SaleReceipt, customer_key: str
+        self, claim: Claim, backend: str, receipt: SaleReceipt, customer_key: str | None
     ) -> None:
         async with self._db.session(claim.tenant_id, write=True) as session:
             order = await session.scalar(select(OrderRow).where(OrderRow.id == claim.order_id))
@@ -211,7 +259,7 @@ class OutboxWorker:
             order.backend = backend
             order.backend_reference = receipt.backend_reference
             order.external_ids = {**order.external_ids, **receipt.external_ids}
-            if not order.customer.get("id"):
+            if customer_key and not order.customer.get("id"):
                 order.customer = {**order.customer, "id": public_id(CUSTOMER, customer_key)}
             detail = {
                 "backend": backend,

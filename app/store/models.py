@@ -172,6 +172,9 @@ class OutboxEntry(TenantScoped, Timestamps, Base):
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
     correlation_id: Mapped[str] = mapped_column(String(128))
     done_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Which backend configuration the last attempt went to, so a retry after a cut-over can
+    # first ask that backend whether the order already arrived there.
+    last_target: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class IdempotencyRecord(TenantScoped, Base):
@@ -191,3 +194,56 @@ class IdempotencyRecord(TenantScoped, Base):
     locked_until: Mapped[datetime] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class TenantMigration(TenantScoped, Base):
+    """A tenant moving from its current backend to a candidate. While `shadowing`, reads are
+    also sent to the candidate and compared; `switching` pauses order delivery for the switch;
+    `cut_over` and `rolled_back` are final (a rollback may follow a cut-over)."""
+
+    __tablename__ = "tenant_migrations"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    domains: Mapped[list[Any]] = mapped_column()
+    # Per domain: {"adapter", "settings", "secrets_encrypted"}; the candidate: one of those.
+    source: Mapped[dict[str, Any]] = mapped_column()
+    target: Mapped[dict[str, Any]] = mapped_column()
+    sample_rate: Mapped[float] = mapped_column(default=1.0)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    switched_at: Mapped[datetime | None] = mapped_column(default=None)
+    rolled_back_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class MigrationTally(Base):
+    """Shadow-read counts per migration and domain, incremented atomically by every replica."""
+
+    __tablename__ = "migration_tallies"
+
+    migration_id: Mapped[str] = mapped_column(
+        String(40), ForeignKey("tenant_migrations.id", ondelete="CASCADE"), primary_key=True
+    )
+    domain: Mapped[str] = mapped_column(String(32), primary_key=True)
+    compared: Mapped[int] = mapped_column(Integer, default=0)
+    equal: Mapped[int] = mapped_column(Integer, default=0)
+    different: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class MigrationDifference(Base):
+    """One observed difference between the current backend and the candidate (examples are
+    capped per domain; the tallies count them all)."""
+
+    __tablename__ = "migration_differences"
+    __table_args__ = (UniqueConstraint("migration_id", "domain", "subject"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    migration_id: Mapped[str] = mapped_column(
+        String(40), ForeignKey("tenant_migrations.id", ondelete="CASCADE"), index=True
+    )
+    domain: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(String(200))
+    fields: Mapped[list[Any]] = mapped_column()
+    current: Mapped[dict[str, Any]] = mapped_column()
+    candidate: Mapped[dict[str, Any]] = mapped_column()
+    observed_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -51,6 +51,15 @@ class TenantBackends:
     orders: OrdersBackend
     customers: CustomersBackend
     names: dict[str, str]
+    # Identity of each domain's backend configuration (adapter + settings), see `target_of`.
+    targets: dict[str, str]
+
+
+def target_of(adapter: str, settings: dict[str, Any]) -> str:
+    """A stable identity for one backend configuration; secrets are not part of it, so a
+    rotated password is still the same backend."""
+    encoded = msgspec.json.encode([adapter, settings], order="sorted")
+    return hashlib.sha256(encoded).hexdigest()[:32]
 
 
 class BindingStore:
@@ -81,11 +90,7 @@ class BindingStore:
         secrets: dict[str, str] | None = None,
     ) -> list[BindingView]:
         self._registry.get(adapter)  # unknown adapters fail before anything is written
-        encrypted = (
-            self._box.encrypt(msgspec.json.encode(secrets), f"binding:{tenant_id}")
-            if secrets
-            else None
-        )
+        encrypted = self.encrypt_secrets(tenant_id, secrets or {})
         async with self._db.session(tenant_id, write=True) as session:
             existing = {
                 row.domain: row
@@ -114,11 +119,59 @@ class BindingStore:
                     row.version += 1
         return [view for view in await self.views(tenant_id) if view.domain in domains]
 
-    def _secrets(self, row: BackendBinding) -> dict[str, str]:
-        if not row.secrets_encrypted:
+    async def snapshot(self, tenant_id: str) -> dict[str, dict[str, Any]]:
+        """Each domain's binding as stored (secrets still encrypted), to restore it later."""
+        async with self._db.session(tenant_id) as session:
+            rows = (await session.scalars(select(BackendBinding))).all()
+        return {
+            row.domain: {
+                "adapter": row.adapter,
+                "settings": dict(row.settings),
+                "secrets_encrypted": row.secrets_encrypted,
+            }
+            for row in rows
+        }
+
+    async def restore(
+        self, tenant_id: str, snapshot: dict[str, dict[str, Any]], session: Any
+    ) -> None:
+        """Put bindings back as `snapshot` has them, inside the caller's transaction."""
+        rows = {row.domain: row for row in (await session.scalars(select(BackendBinding))).all()}
+        for domain, saved in snapshot.items():
+            row = rows.get(domain)
+            if row is None:
+                session.add(
+                    BackendBinding(
+                        tenant_id=tenant_id,
+                        domain=domain,
+                        adapter=saved["adapter"],
+                        settings=saved["settings"],
+                        secrets_encrypted=saved["secrets_encrypted"],
+                    )
+                )
+                continue
+            row.adapter = saved["adapter"]
+            row.settings = saved["settings"]
+            row.secrets_encrypted = saved["secrets_encrypted"]
+            row.version += 1
+
+    def encrypt_secrets(self, tenant_id: str, secrets: dict[str, str]) -> str | None:
+        return (
+            self._box.encrypt(msgspec.json.encode(secrets), f"binding:{tenant_id}")
+            if secrets
+            else None
+        )
+
+    def decrypt_secrets(self, tenant_id: str, encrypted: str | None) -> dict[str, str]:
+        if not encrypted:
             return {}
-        raw = self._box.decrypt(row.secrets_encrypted, f"binding:{row.tenant_id}")
-        return cast(dict[str, str], msgspec.json.decode(raw))
+        return cast(
+            dict[str, str],
+            msgspec.json.decode(self._box.decrypt(encrypted, f"binding:{tenant_id}")),
+        )
+
+    def _secrets(self, row: BackendBinding) -> dict[str, str]:
+        return self.decrypt_secrets(row.tenant_id, row.secrets_encrypted)
 
     def _view(self, row: BackendBinding) -> BindingView:
         names = tuple(sorted(self._secrets(row))) if row.secrets_encrypted else ()
@@ -137,9 +190,11 @@ class BackendResolver:
         self._tenants: dict[str, tuple[float, TenantBackends]] = {}
         self._lock = asyncio.Lock()
 
-    async def for_tenant(self, tenant_id: str) -> TenantBackends:
+    async def for_tenant(self, tenant_id: str, *, fresh: bool = False) -> TenantBackends:
+        """The tenant's adapters; `fresh` re-reads the bindings (the worker does, so no order
+        goes to a backend a cut-over has just replaced)."""
         cached = self._tenants.get(tenant_id)
-        if cached is not None and time.monotonic() - cached[0] < self._ttl:
+        if not fresh and cached is not None and time.monotonic() - cached[0] < self._ttl:
             return cached[1]
         async with self._lock:
             backends = await self._build(tenant_id)
@@ -183,6 +238,10 @@ class BackendResolver:
             orders=cast(OrdersBackend, live["orders"]),
             customers=cast(CustomersBackend, live["customers"]),
             names={domain: view.adapter for domain, (view, _) in bindings.items()},
+            targets={
+                domain: target_of(view.adapter, view.settings)
+                for domain, (view, _) in bindings.items()
+            },
         )
 
     async def aclose(self) -> None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.problems import InvalidRequest, NotFound, Unprocessable
 from app.tenancy.bindings import BindingView
-from app.tenancy.registry import DOMAINS, UnknownAdapter
+from app.tenancy.registry import DOMAINS, AdapterRegistry, UnknownAdapter
 from app.tenancy.tenants import TenantView
 from contracts.errors import BackendError
 
@@ -30,26 +30,24 @@ async def provision_tenant(
     return view
 
 
-async def rebind(
-    services: Services,
-    tenant_id: str,
+async def check_candidate(
+    registry: AdapterRegistry,
     *,
     domains: list[str],
     adapter: str,
     settings: dict[str, Any],
     secrets: dict[str, str],
-) -> list[BindingView]:
-    """Bind `domains` of a tenant to `adapter` once the backend accepts these credentials."""
-    if await services.tenants.get_tenant(tenant_id) is None:
-        raise NotFound(f"no tenant {tenant_id}")
+) -> None:
+    """Refuse a binding whose adapter is unknown, whose settings are incomplete, or which
+    cannot log in to its backend."""
     unknown_domains = sorted(set(domains) - set(DOMAINS))
     if unknown_domains or not domains:
         raise InvalidRequest(f"domains must be among {', '.join(DOMAINS)}")
     try:
-        spec = services.registry.get(adapter)
+        spec = registry.get(adapter)
     except UnknownAdapter:
         raise InvalidRequest(
-            f"unknown adapter {adapter!r}; known: {', '.join(services.registry.names())}"
+            f"unknown adapter {adapter!r}; known: {', '.join(registry.names())}"
         ) from None
     missing = [key for key in spec.settings_keys if key not in settings]
     missing += [key for key in spec.secret_keys if not secrets.get(key)]
@@ -69,6 +67,23 @@ async def rebind(
         ) from None
     finally:
         await candidate.aclose()
+
+
+async def rebind(
+    services: Services,
+    tenant_id: str,
+    *,
+    domains: list[str],
+    adapter: str,
+    settings: dict[str, Any],
+    secrets: dict[str, str],
+) -> list[BindingView]:
+    """Bind `domains` of a tenant to `adapter` once the backend accepts these credentials."""
+    if await services.tenants.get_tenant(tenant_id) is None:
+        raise NotFound(f"no tenant {tenant_id}")
+    await check_candidate(
+        services.registry, domains=domains, adapter=adapter, settings=settings, secrets=secrets
+    )
     views = await services.bindings.bind(tenant_id, domains, adapter, settings, secrets)
     services.backends.invalidate(tenant_id)
     return views
