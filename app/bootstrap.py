@@ -17,6 +17,7 @@ from litestar.openapi.spec import Components, OAuthFlow, OAuthFlows, SecuritySch
 from adapters.sandbox import SandboxBackend
 from adapters.tryton import TrytonBackend
 from app.api.admin.bindings import BindingAdminController
+from app.api.admin.migrations import MigrationAdminController
 from app.api.admin.tenants import ClientAdminController, TenantAdminController
 from app.api.deps import DEPENDENCIES
 from app.api.errors import EXCEPTION_HANDLERS
@@ -201,6 +202,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
             TenantAdminController,
             ClientAdminController,
             BindingAdminController,
+            MigrationAdminController,
         ],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,

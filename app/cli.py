@@ -336,6 +336,35 @@ def cmd_bindings_set(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_migration(args: argparse.Namespace) -> int:
+    def print_report(report: dict[str, Any]) -> None:
+        print(json.dumps(report, indent=2, default=str))
+
+    settings = _settings(args)
+    if args.action == "start":
+        binding: dict[str, Any] = dict(_pairs(args.setting))
+        secrets = {**_pairs(args.secret), **_pairs(args.secret_from_env, from_env=True)}
+        domains = args.domains.split(",") if args.domains else None
+        report = _with_services(
+            settings,
+            lambda s: s.migrations.start(
+                args.tenant_id,
+                adapter=args.adapter,
+                settings=binding,
+                secrets=secrets,
+                domains=domains,
+            ),
+        )
+    elif args.action == "status":
+        report = _with_services(settings, lambda s: s.migrations.report(args.tenant_id))
+    elif args.action == "cutover":
+        report = _with_services(settings, lambda s: s.migrations.cutover(args.tenant_id))
+    else:
+        report = _with_services(settings, lambda s: s.migrations.rollback(args.tenant_id))
+    print_report(report)
+    return 0
+
+
 def cmd_keys_rotate(args: argparse.Namespace) -> int:
     kid = _with_services(_settings(args), lambda s: s.keys.rotate())
     print(json.dumps({"active_kid": kid}))
@@ -350,7 +379,7 @@ def cmd_openapi(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one flat list of commands
     parser = argparse.ArgumentParser(prog="gateway", description="Retail Gateway")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -430,6 +459,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="key=ENV_VAR: read the secret from the environment",
     )
     bset.set_defaults(func=cmd_bindings_set)
+
+    migration = sub.add_parser("migration", help="move a tenant to another backend").add_subparsers(
+        dest="action", required=True
+    )
+    mstart = migration.add_parser("start", help="begin shadow reads against a candidate backend")
+    mstart.add_argument("tenant_id")
+    mstart.add_argument("--adapter", required=True)
+    mstart.add_argument("--domains", help="comma-separated; default all four")
+    mstart.add_argument("--setting", action="append", help="key=value (repeat)")
+    mstart.add_argument("--secret", action="append", help="key=value (repeat)")
+    mstart.add_argument("--secret-from-env", action="append", help="key=ENV_VAR")
+    mstart.set_defaults(func=cmd_migration)
+    for action, text in (
+        ("status", "the parity report"),
+        ("cutover", "switch the tenant to the candidate"),
+        ("rollback", "switch the tenant back"),
+    ):
+        command = migration.add_parser(action, help=text)
+        command.add_argument("tenant_id")
+        command.set_defaults(func=cmd_migration)
 
     keys = sub.add_parser("keys", help="signing keys").add_subparsers(dest="action", required=True)
     keys.add_parser("rotate", help="retire the active signing key and make a new one").set_defaults(
