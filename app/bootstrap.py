@@ -13,16 +13,18 @@ from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, OAuthFlow, OAuthFlows, SecurityScheme, Server
+from redis.asyncio import Redis
 
 from adapters.sandbox import SandboxBackend
 from adapters.tryton import TrytonBackend
 from app.api.admin.bindings import BindingAdminController
 from app.api.admin.migrations import MigrationAdminController
+from app.api.admin.quotas import QuotaAdminController
 from app.api.admin.tenants import ClientAdminController, TenantAdminController
 from app.api.deps import DEPENDENCIES
 from app.api.errors import EXCEPTION_HANDLERS
 from app.api.health import HealthController
-from app.api.middleware import CorrelationMiddleware, authentication_middleware
+from app.api.middleware import CorrelationMiddleware, authentication_middleware, quota_middleware
 from app.api.oauth import OAuthController
 from app.api.v1.customers import CustomerController
 from app.api.v1.inventory import InventoryController
@@ -40,6 +42,8 @@ from app.orders.intake import OrderIntake
 from app.orders.queries import OrderQueries
 from app.orders.worker import OutboxWorker
 from app.paging import CursorCodec
+from app.quotas.service import QuotaService
+from app.quotas.store import MemoryQuotaStore, RedisQuotaStore
 from app.services import Services
 from app.settings import Settings
 from app.store.database import Database, create_engine
@@ -105,6 +109,8 @@ def build_services(settings: Settings) -> Services:
     shadow = ShadowReads(db, migrations, bindings, backends)
     catalog = CatalogService(backends, cursors, shadow)
     customers = CustomerService(backends, cursors, shadow)
+    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    quota_store = RedisQuotaStore(redis) if redis is not None else MemoryQuotaStore()
     worker = OutboxWorker(db, backends, settings.worker, idempotency=idempotency, bindings=bindings)
     return Services(
         settings=settings,
@@ -134,6 +140,8 @@ def build_services(settings: Settings) -> Services:
         worker=worker,
         migrations=migrations,
         shadow=shadow,
+        quotas=QuotaService(db, quota_store),
+        redis=redis,
     )
 
 
@@ -187,9 +195,12 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
             stop.set()
             if worker_task is not None:
                 await worker_task
+            await built.shadow.drain()
             if services is None:
                 await built.backends.aclose()
                 await built.db.dispose()
+                if built.redis is not None:
+                    await built.redis.aclose()
 
     app = Litestar(
         route_handlers=[
@@ -203,10 +214,11 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
             ClientAdminController,
             BindingAdminController,
             MigrationAdminController,
+            QuotaAdminController,
         ],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[authentication_middleware(built.verifier)],
+        middleware=[authentication_middleware(built.verifier), quota_middleware(built.quotas)],
         lifespan=[lifespan],
         openapi_config=openapi_config(),
         request_max_body_size=settings.http.max_body_bytes,

@@ -42,6 +42,8 @@ def _with_services(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T
         finally:
             await services.backends.aclose()
             await services.db.dispose()
+            if services.redis is not None:
+                await services.redis.aclose()
 
     return asyncio.run(run())
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from redis.asyncio import Redis
+
 from app.auth.keys import SigningKeys
 from app.auth.tokens import TokenIssuer, TokenVerifier
 from app.catalog.service import CatalogService
@@ -16,6 +18,7 @@ from app.orders.intake import OrderIntake
 from app.orders.queries import OrderQueries
 from app.orders.worker import OutboxWorker
 from app.paging import CursorCodec
+from app.quotas.service import QuotaService
 from app.settings import Settings
 from app.store.database import Database
 from app.tenancy.bindings import BackendResolver, BindingStore
@@ -47,3 +50,5 @@ class Services:
     worker: OutboxWorker
     migrations: MigrationService
     shadow: ShadowReads
+    quotas: QuotaService
+    redis: Redis | None

@@ -13,9 +13,11 @@ from urllib.parse import parse_qsl
 import msgspec
 from litestar.enums import ScopeType
 
+from app.auth.principal import Principal
 from app.auth.tokens import InvalidToken, TokenVerifier
 from app.correlation import accept_correlation_id, set_correlation_id
 from app.problems import PROBLEM_BASE
+from app.quotas.service import QuotaService
 from contracts.v1 import Problem, ProblemFieldError
 
 if TYPE_CHECKING:
@@ -95,19 +97,20 @@ def _nul_refusal(scope: Scope) -> Problem | None:
     )
 
 
-async def _send_problem(send: Send, problem: Problem, correlation_id: str) -> None:
+async def _send_problem(
+    send: Send,
+    problem: Problem,
+    correlation_id: str,
+    extra_headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
     problem.correlation_id = correlation_id
     body = msgspec.json.encode(problem)
-    await send(
-        {
-            "type": "http.response.start",
-            "status": problem.status,
-            "headers": [
-                (b"content-type", b"application/problem+json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
+    headers = [
+        (b"content-type", b"application/problem+json"),
+        (b"content-length", str(len(body)).encode()),
+        *(extra_headers or []),
+    ]
+    await send({"type": "http.response.start", "status": problem.status, "headers": headers})
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
@@ -142,3 +145,54 @@ def authentication_middleware(verifier: TokenVerifier) -> Any:
             await self.app(scope, receive, send)
 
     return AuthenticationMiddleware
+
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def quota_middleware(quotas: QuotaService) -> Any:
+    """Factory for the middleware that counts each authenticated /v1 request against its
+    tenant's and client's quotas (after authentication, which it needs)."""
+
+    class QuotaMiddleware:
+        def __init__(self, app: ASGIApp) -> None:
+            self.app = app
+
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            principal = scope.get("auth")
+            if (
+                scope["type"] != ScopeType.HTTP
+                or not scope["path"].startswith("/v1/")
+                or not isinstance(principal, Principal)
+                or principal.tenant_id is None
+            ):
+                await self.app(scope, receive, send)
+                return
+            route_class = "write" if scope["method"] in WRITE_METHODS else "read"
+            decision = await quotas.check(route_class, principal.tenant_id, principal.client_id)
+            if not decision.allowed:
+                await _send_problem(
+                    send,
+                    Problem(
+                        type=PROBLEM_BASE + "too-many-requests",
+                        title="Too many requests",
+                        status=429,
+                        detail=f"{route_class} quota used up; retry in {decision.retry_after} s",
+                        correlation_id="",
+                    ),
+                    scope.get("state", {}).get("correlation_id", ""),
+                    extra_headers=[
+                        (b"retry-after", str(decision.retry_after).encode()),
+                        *decision.headers,
+                    ],
+                )
+                return
+
+            async def send_with_quota(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    message["headers"] = [*message.get("headers", []), *decision.headers]
+                await send(message)
+
+            await self.app(scope, receive, send_with_quota)
+
+    return QuotaMiddleware

@@ -68,7 +68,7 @@ class OAuthController(Controller):
         status_code=200,
         responses={},
     )
-    async def token(  # noqa: PLR0911 - one early return per RFC 6749 error
+    async def token(  # noqa: PLR0911, PLR0912 - one early return per RFC 6749 error
         self, request: Request[Any, Any, Any], services: ServicesDep
     ) -> Response[TokenResponse]:
         content_type = request.headers.get("content-type", "")
@@ -95,26 +95,38 @@ class OAuthController(Controller):
                 401, "invalid_client", "unknown client or wrong secret", unauthorized
             )
 
+        # Counted before the secret is checked: the token endpoint is where guessing happens.
+        quota = await services.quotas.check("token", None, client_id)
+        limits = {name.decode(): value.decode() for name, value in quota.headers}
+
+        def fail(
+            status: int, error: str, description: str, extra: dict[str, str] | None = None
+        ) -> Response[Any]:
+            return _oauth_error(status, error, description, {**limits, **(extra or {})})
+
+        if not quota.allowed:
+            return fail(
+                429,
+                "too_many_requests",
+                f"retry in {quota.retry_after} s",
+                {"Retry-After": str(quota.retry_after)},
+            )
         if params.get("grant_type") != "client_credentials":
             if "grant_type" not in params:
-                return _oauth_error(400, "invalid_request", "grant_type is required")
-            return _oauth_error(
-                400, "unsupported_grant_type", "only client_credentials is supported"
-            )
+                return fail(400, "invalid_request", "grant_type is required")
+            return fail(400, "unsupported_grant_type", "only client_credentials is supported")
         client = await services.tenants.authenticate(client_id, secret)
         if client is None:
-            return _oauth_error(
-                401, "invalid_client", "unknown client or wrong secret", unauthorized
-            )
+            return fail(401, "invalid_client", "unknown client or wrong secret", unauthorized)
         requested = params.get("scope")
         if requested is None:
             scopes = client.scopes
         else:
             asked = requested.split()
             if not asked or any(s not in KNOWN_SCOPES for s in asked):
-                return _oauth_error(400, "invalid_scope", "unknown scope requested")
+                return fail(400, "invalid_scope", "unknown scope requested")
             if any(s not in client.scopes for s in asked):
-                return _oauth_error(400, "invalid_scope", "the client may not request these scopes")
+                return fail(400, "invalid_scope", "the client may not request these scopes")
             scopes = list(dict.fromkeys(asked))
         token = await services.issuer.issue(client.client_id, client.tenant_id, scopes)
         body = TokenResponse(
@@ -123,7 +135,7 @@ class OAuthController(Controller):
             expires_in=services.issuer.ttl,
             scope=" ".join(scopes),
         )
-        return Response(content=body, media_type=MediaType.JSON, headers=_NO_STORE)
+        return Response(content=body, media_type=MediaType.JSON, headers={**_NO_STORE, **limits})
 
     @get(
         "/.well-known/oauth-authorization-server",

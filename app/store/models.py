@@ -60,6 +60,8 @@ class Tenant(Timestamps, Base):
     name: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(16), default="active")
     channels: Mapped[list[Any]] = mapped_column(default=list)
+    # Quota overrides over the defaults (app.quotas.policy); None: the defaults.
+    quotas: Mapped[dict[str, Any] | None] = mapped_column(default=None)
 
 
 class Client(Timestamps, Base):

@@ -140,3 +140,5 @@ async def running_gateway(settings: Settings) -> AsyncIterator[Gateway]:
     finally:
         await services.backends.aclose()
         await services.db.dispose()
+        if services.redis is not None:
+            await services.redis.aclose()

@@ -69,3 +69,11 @@ async def drop_database(url: str) -> None:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
     finally:
         await conn.close()
+
+
+def need_redis() -> str:
+    from urllib.parse import urlparse
+
+    parsed = urlparse(REDIS_URL)
+    need("Redis", reachable(parsed.hostname or "127.0.0.1", parsed.port or 6379), REDIS_URL)
+    return REDIS_URL

@@ -1,0 +1,74 @@
+"""Deciding one request's quota: the rules that apply, counted in one step, and the headers
+that announce them (draft-ietf-httpapi-ratelimit-headers: `RateLimit-Policy` and
+`RateLimit`, one list item per rule)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from app.quotas.policy import QuotaConfig, merged, rules_for
+from app.quotas.store import QuotaStore, Verdict
+from app.store.database import Database
+from app.store.models import Tenant
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaDecision:
+    allowed: bool
+    retry_after: int
+    headers: list[tuple[bytes, bytes]]
+
+
+def _headers(verdicts: list[Verdict]) -> list[tuple[bytes, bytes]]:
+    if not verdicts:
+        return []
+    policy = ", ".join(f'"{v.rule.name}";q={v.rule.quota};w={v.rule.window}' for v in verdicts)
+    state = ", ".join(f'"{v.rule.name}";r={v.remaining};t={v.reset_in}' for v in verdicts)
+    return [(b"ratelimit-policy", policy.encode()), (b"ratelimit", state.encode())]
+
+
+class QuotaService:
+    def __init__(self, db: Database, store: QuotaStore, config_ttl: float = 10.0) -> None:
+        self._db = db
+        self.store = store
+        self._configs: dict[str, tuple[float, QuotaConfig]] = {}
+        self._ttl = config_ttl
+
+    async def check(self, route_class: str, tenant_id: str | None, client_id: str) -> QuotaDecision:
+        config = await self.config(tenant_id)
+        verdicts = await self.store.hit(rules_for(config, route_class, tenant_id, client_id))
+        refused = [v for v in verdicts if not v.allowed]
+        return QuotaDecision(
+            allowed=not refused,
+            retry_after=max((v.reset_in for v in refused), default=0),
+            headers=_headers(verdicts),
+        )
+
+    async def config(self, tenant_id: str | None) -> QuotaConfig:
+        if tenant_id is None:
+            return merged(None)
+        cached = self._configs.get(tenant_id)
+        now = time.monotonic()
+        if cached is not None and now - cached[0] < self._ttl:
+            return cached[1]
+        async with self._db.session() as session:
+            overrides = await session.scalar(select(Tenant.quotas).where(Tenant.id == tenant_id))
+        config = merged(overrides)
+        self._configs[tenant_id] = (now, config)
+        return config
+
+    def forget(self, tenant_id: str) -> None:
+        self._configs.pop(tenant_id, None)
+
+    async def set_overrides(self, tenant_id: str, overrides: dict[str, Any]) -> QuotaConfig:
+        config = merged(overrides)  # validates before anything is written
+        async with self._db.session(write=True) as session:
+            tenant = await session.get(Tenant, tenant_id)
+            if tenant is not None:
+                tenant.quotas = overrides
+        self.forget(tenant_id)
+        return config

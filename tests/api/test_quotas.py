@@ -1,0 +1,122 @@
+"""Quotas as channels meet them: RateLimit-Policy / RateLimit headers on every authenticated
+response, 429 problem with Retry-After once a quota is used up, per route class, per tenant
+and per client, and the token endpoint counted too."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from tests.support import payloads
+from tests.support.gateway import Gateway
+
+HEADER = re.compile(r'^"(?P<name>tenant|client)";(?P<a>[qr])=(?P<n>\d+);(?P<b>[wt])=(?P<m>\d+)$')
+
+
+def _items(value: str) -> dict[str, tuple[int, int]]:
+    items = {}
+    for item in value.split(", "):
+        match = HEADER.match(item)
+        assert match, item
+        items[match["name"]] = (int(match["n"]), int(match["m"]))
+    return items
+
+
+async def _tenant_with(gw: Gateway, quotas: dict[str, object]) -> str:
+    tenant = f"q-{uuid.uuid4().hex[:8]}"
+    client, _ = await gw.add_tenant(tenant)
+    response = await gw.http.put(
+        f"/admin/tenants/{tenant}/quotas", json=quotas, headers=await gw.headers("operator")
+    )
+    assert response.status_code == 200, response.text
+    return client
+
+
+async def test_authenticated_responses_announce_the_quotas(gateway: Gateway) -> None:
+    response = await gateway.http.get(
+        "/v1/products?limit=1", headers=await gateway.headers("acme-client")
+    )
+    assert response.status_code == 200
+    policy = _items(response.headers["ratelimit-policy"])
+    state = _items(response.headers["ratelimit"])
+    assert set(policy) == set(state) == {"tenant", "client"}
+    for name, (quota, window) in policy.items():
+        remaining, reset = state[name]
+        assert 0 <= remaining < quota
+        assert 1 <= reset <= window
+    unauthenticated = await gateway.http.get("/v1/products")
+    assert "ratelimit" not in unauthenticated.headers
+
+
+async def test_a_client_over_its_read_quota_gets_429_with_retry_after(gateway: Gateway) -> None:
+    client = await _tenant_with(gateway, {"read": {"client": {"quota": 3, "window": 3600}}})
+    headers = await gateway.headers(client)
+    statuses = [
+        (await gateway.http.get("/v1/products?limit=1", headers=headers)).status_code
+        for _ in range(5)
+    ]
+    assert statuses == [200, 200, 200, 429, 429]
+    refused = await gateway.http.get("/v1/products?limit=1", headers=headers)
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["status"] == 429
+    assert 1 <= int(refused.headers["retry-after"]) <= 3600
+    assert _items(refused.headers["ratelimit"])["client"][0] == 0
+    # Writes have their own quota: still allowed.
+    order = await gateway.http.post(
+        "/v1/orders",
+        json=payloads.order(),
+        headers=await gateway.headers(client, **{"Idempotency-Key": payloads.idem()}),
+    )
+    assert order.status_code == 202, order.text
+
+
+async def test_the_tenant_quota_is_shared_by_its_clients(gateway: Gateway) -> None:
+    first = await _tenant_with(gateway, {"write": {"tenant": {"quota": 2, "window": 3600}}})
+    tenant = first.removesuffix("-client")
+    second, _ = await gateway.add_client(f"{tenant}-second", tenant)
+    outcomes = []
+    for client in (first, second, first, second):
+        response = await gateway.http.post(
+            "/v1/orders",
+            json=payloads.order(),
+            headers=await gateway.headers(client, **{"Idempotency-Key": payloads.idem()}),
+        )
+        outcomes.append(response.status_code)
+    assert outcomes == [202, 202, 429, 429]
+
+
+async def test_the_token_endpoint_is_counted_per_client(gateway: Gateway) -> None:
+    client_id, secret = await gateway.add_client(f"tok-{uuid.uuid4().hex[:8]}", "acme")
+    seen = []
+    for _ in range(62):
+        response = await gateway.http.post(
+            "/oauth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(client_id, "wrong-" + secret),
+        )
+        seen.append(response.status_code)
+    assert seen[:60] == [401] * 60  # the default token quota is 60 a minute per client
+    assert seen[60:] == [429, 429]
+    last = await gateway.http.post(
+        "/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret)
+    )
+    assert last.status_code == 429 and last.json()["error"] == "too_many_requests"
+    assert int(last.headers["retry-after"]) >= 1
+
+
+async def test_quota_overrides_are_validated(gateway: Gateway) -> None:
+    tenant = f"qv-{uuid.uuid4().hex[:8]}"
+    await gateway.add_tenant(tenant)
+    operator = await gateway.headers("operator")
+    bad = await gateway.http.put(
+        f"/admin/tenants/{tenant}/quotas",
+        json={"read": {"client": {"quota": 0, "window": 60}}},
+        headers=operator,
+    )
+    assert bad.status_code == 400
+    unknown = await gateway.http.put(
+        f"/admin/tenants/{tenant}/quotas", json={"reads": {}}, headers=operator
+    )
+    assert unknown.status_code == 400
+    current = (await gateway.http.get(f"/admin/tenants/{tenant}/quotas", headers=operator)).json()
+    assert current["read"]["tenant"]["quota"] == 6000

@@ -1,0 +1,75 @@
+"""Quotas across replicas on one real Redis: two gateway instances together accept exactly
+the quota, and a gateway whose Redis is unreachable keeps serving, counting in memory."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+import pytest
+
+from app.quotas.store import RedisQuotaStore
+from tests.support.gateway import Gateway, make_settings, running_gateway
+from tests.support.services import need_redis
+
+pytestmark = pytest.mark.redis
+
+
+@pytest.fixture
+async def replicas(tmp_path: Path) -> AsyncIterator[tuple[Gateway, Gateway]]:
+    redis_url = need_redis()
+    url = f"sqlite+aiosqlite:///{tmp_path / 'gw.db'}"
+    async with AsyncExitStack() as stack:
+        first = await stack.enter_async_context(
+            running_gateway(make_settings(url, tmp_path / "var", redis_url=redis_url))
+        )
+        second = await stack.enter_async_context(
+            running_gateway(make_settings(url, tmp_path / "var", redis_url=redis_url))
+        )
+        yield first, second
+
+
+async def test_two_replicas_on_one_redis_accept_exactly_the_quota(
+    replicas: tuple[Gateway, Gateway],
+) -> None:
+    first, second = replicas
+    tenant = f"rq-{uuid.uuid4().hex[:8]}"
+    client, secret = await first.add_tenant(tenant)
+    second.credentials[client] = (client, secret)
+    await first.add_client("operator", None)
+    response = await first.http.put(
+        f"/admin/tenants/{tenant}/quotas",
+        json={"read": {"tenant": {"quota": 25, "window": 3600}}},
+        headers=await first.headers("operator"),
+    )
+    assert response.status_code == 200
+    assert isinstance(first.services.quotas.store, RedisQuotaStore)
+    headers_a, headers_b = await first.headers(client), await second.headers(client)
+
+    async def read(gateway: Gateway, headers: dict[str, str]) -> int:
+        return (await gateway.http.get("/v1/products?limit=1", headers=headers)).status_code
+
+    statuses = await asyncio.gather(
+        *(read(first, headers_a) for _ in range(40)), *(read(second, headers_b) for _ in range(40))
+    )
+    assert statuses.count(200) == 25
+    assert statuses.count(429) == 55
+
+
+async def test_an_unreachable_redis_degrades_to_counting_in_memory(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'gw.db'}"
+    settings = make_settings(
+        url, tmp_path / "var", redis_url="redis://127.0.0.1:1/0"
+    )  # nothing listens
+    async with running_gateway(settings) as gateway:
+        client, _ = await gateway.add_tenant("noredis")
+        response = await gateway.http.get(
+            "/v1/products?limit=1", headers=await gateway.headers(client)
+        )
+        assert response.status_code == 200
+        assert "ratelimit" in response.headers
+        store = gateway.services.quotas.store
+        assert isinstance(store, RedisQuotaStore) and store.degraded
