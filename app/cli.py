@@ -15,6 +15,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import msgspec
+
 from app.settings import Settings
 
 T = TypeVar("T")
@@ -377,7 +379,8 @@ def cmd_openapi(args: argparse.Namespace) -> int:
     from app.bootstrap import create_app
 
     app = create_app(_settings(args))
-    print(json.dumps(app.openapi_schema.to_schema(), indent=2, sort_keys=True))
+    schema = msgspec.to_builtins(app.openapi_schema.to_schema())
+    print(json.dumps(schema, indent=2, sort_keys=True))
     return 0
 
 

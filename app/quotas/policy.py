@@ -26,9 +26,9 @@ class ClassLimits(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_
 
 
 class QuotaConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
-    read: ClassLimits = ClassLimits()
-    write: ClassLimits = ClassLimits()
-    token: ClassLimits = ClassLimits()
+    read: ClassLimits | None = None
+    write: ClassLimits | None = None
+    token: ClassLimits | None = None
 
 
 DEFAULTS = QuotaConfig(
@@ -56,7 +56,7 @@ def merged(overrides: dict[str, Any] | None) -> QuotaConfig:
     classes = {}
     for route_class in ROUTE_CLASSES:
         base: ClassLimits = getattr(DEFAULTS, route_class)
-        mine: ClassLimits = getattr(given, route_class)
+        mine: ClassLimits = getattr(given, route_class) or ClassLimits()
         classes[route_class] = ClassLimits(
             tenant=mine.tenant or base.tenant, client=mine.client or base.client
         )
@@ -66,7 +66,7 @@ def merged(overrides: dict[str, Any] | None) -> QuotaConfig:
 def rules_for(
     config: QuotaConfig, route_class: str, tenant_id: str | None, client_id: str
 ) -> list[Rule]:
-    limits: ClassLimits = getattr(config, route_class)
+    limits: ClassLimits = getattr(config, route_class) or ClassLimits()
     rules = []
     if tenant_id is not None and limits.tenant is not None:
         rules.append(

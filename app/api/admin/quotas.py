@@ -20,7 +20,8 @@ from app.quotas.policy import QuotaConfig
 def _validated(config: QuotaConfig) -> QuotaConfig:
     for route_class in ("read", "write", "token"):
         for scope in ("tenant", "client"):
-            limit = getattr(getattr(config, route_class), scope)
+            limits = getattr(config, route_class)
+            limit = getattr(limits, scope) if limits is not None else None
             if limit is not None and not (
                 1 <= limit.quota <= 10_000_000 and 1 <= limit.window <= 86_400
             ):
