@@ -33,6 +33,8 @@ from app.api.v1.products import ProductController
 from app.auth.keys import SigningKeys
 from app.auth.principal import KNOWN_SCOPES
 from app.auth.tokens import TokenIssuer, TokenVerifier
+from app.cache.reads import CachedReads
+from app.cache.stores import MemoryCacheStore, RedisCacheStore
 from app.catalog.service import CatalogService
 from app.crypto import SecretBox, load_or_create_master_key
 from app.customers.service import CustomerService
@@ -105,11 +107,18 @@ def build_services(settings: Settings) -> Services:
     cursors = CursorCodec(box)
     idempotency = IdempotencyStore(db)
     tenants = TenantDirectory(db)
-    migrations = MigrationService(db, tenants, registry, bindings, backends)
+    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    cache = CachedReads(RedisCacheStore(redis) if redis is not None else MemoryCacheStore())
+
+    async def forget_cached(tenant_id: str) -> int:
+        return await cache.invalidate(tenant_id, ["all"])
+
+    migrations = MigrationService(
+        db, tenants, registry, bindings, backends, on_switch=forget_cached
+    )
     shadow = ShadowReads(db, migrations, bindings, backends)
     catalog = CatalogService(backends, cursors, shadow)
-    customers = CustomerService(backends, cursors, shadow)
-    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    customers = CustomerService(backends, cursors, shadow, cache)
     quota_store = RedisQuotaStore(redis) if redis is not None else MemoryQuotaStore()
     worker = OutboxWorker(db, backends, settings.worker, idempotency=idempotency, bindings=bindings)
     return Services(
@@ -140,7 +149,8 @@ def build_services(settings: Settings) -> Services:
         worker=worker,
         migrations=migrations,
         shadow=shadow,
-        quotas=QuotaService(db, quota_store),
+        quotas=QuotaService(db, quota_store, settings.quota_defaults),
+        cache=cache,
         redis=redis,
     )
 
@@ -183,6 +193,8 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await built.keys.load(create_if_missing=True)
+        if isinstance(built.cache.store, RedisCacheStore):
+            await built.cache.store.start()
         stop = asyncio.Event()
         worker_task = (
             asyncio.create_task(built.worker.run(stop), name="outbox-worker")
@@ -196,6 +208,9 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
             if worker_task is not None:
                 await worker_task
             await built.shadow.drain()
+            await built.cache.drain()
+            if isinstance(built.cache.store, RedisCacheStore):
+                await built.cache.store.stop()
             if services is None:
                 await built.backends.aclose()
                 await built.db.dispose()

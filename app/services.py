@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 
 from app.auth.keys import SigningKeys
 from app.auth.tokens import TokenIssuer, TokenVerifier
+from app.cache.reads import CachedReads
 from app.catalog.service import CatalogService
 from app.crypto import SecretBox
 from app.customers.service import CustomerService
@@ -51,4 +52,5 @@ class Services:
     migrations: MigrationService
     shadow: ShadowReads
     quotas: QuotaService
+    cache: CachedReads
     redis: Redis | None

@@ -6,9 +6,11 @@ Nothing reads the environment at import time: tests build `Settings` directly an
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 
 def _env_bool(value: str | None, default: bool) -> bool:
@@ -77,6 +79,9 @@ class Settings:
     auth: AuthSettings = field(default_factory=AuthSettings)
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
+    # Quota defaults over the built-in ones (same shape as a tenant's overrides, see
+    # app.quotas.policy); GATEWAY_QUOTA_DEFAULTS holds them as JSON.
+    quota_defaults: dict[str, Any] | None = None
     bootstrap_demo: bool = True
     auto_migrate: bool = True
     service_name: str = "retail-gateway"
@@ -115,6 +120,9 @@ class Settings:
                 embedded=_env_bool(env.get("GATEWAY_EMBEDDED_WORKER"), default=is_sqlite),
             ),
             bootstrap_demo=_env_bool(env.get("GATEWAY_DEMO"), default=is_sqlite),
+            quota_defaults=json.loads(env["GATEWAY_QUOTA_DEFAULTS"])
+            if env.get("GATEWAY_QUOTA_DEFAULTS")
+            else None,
             auto_migrate=_env_bool(env.get("GATEWAY_AUTO_MIGRATE"), default=True),
             log_level=env.get("GATEWAY_LOG_LEVEL", "INFO"),
         )

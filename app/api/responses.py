@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any, TypeVar, cast
 
 import msgspec
 from litestar import MediaType, Request, Response
 
+from app.cache.entry import etag_of
+from app.cache.reads import Cached, CachedReads
+
 T = TypeVar("T")
-
-
-def etag_of(body: bytes) -> str:
-    return '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
 
 
 def _matches(if_none_match: str, etag: str) -> bool:
@@ -47,3 +45,23 @@ def json_response(
             content=body, status_code=status_code, media_type=MediaType.JSON, headers=out_headers
         ),
     )
+
+
+def cached_response(request: Request[Any, Any, Any], cached: Cached) -> Response[Any]:
+    """A cached read as stored: its bytes, its ETag, and where it came from (RFC 9211)."""
+    headers = {
+        "ETag": cached.etag,
+        "Cache-Status": cached.cache_status,
+        "Cache-Control": "private, no-cache",
+    }
+    given = request.headers.get("if-none-match")
+    if given and _matches(given, cached.etag):
+        return Response(content=b"", status_code=304, headers=headers)
+    return Response(
+        content=cached.body, status_code=200, media_type=MediaType.JSON, headers=headers
+    )
+
+
+def read_key(request: Request[Any, Any, Any], tenant_id: str, domain: str) -> str:
+    """The cache key of a read: tenant, domain, path and every query parameter."""
+    return CachedReads.key(tenant_id, domain, request.url.path, request.query_params.multi_items())

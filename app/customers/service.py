@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from app.backend_calls import call_backend
+from app.cache.reads import CachedReads
 from app.context import CallContext
 from app.paging import CursorCodec
 from app.problems import Conflict, NotFound
@@ -44,11 +45,20 @@ SHADOW_SAMPLE = 10  # records of a listed page compared against a migration's ca
 
 class CustomerService:
     def __init__(
-        self, backends: BackendResolver, cursors: CursorCodec, shadow: ShadowReads | None = None
+        self,
+        backends: BackendResolver,
+        cursors: CursorCodec,
+        shadow: ShadowReads | None = None,
+        cache: CachedReads | None = None,
     ) -> None:
         self._backends = backends
         self._cursors = cursors
         self._shadow = shadow
+        self._cache = cache
+
+    async def _changed(self, ctx: CallContext, *tags: str) -> None:
+        if self._cache is not None:
+            await self._cache.invalidate(ctx.tenant_id, ["list:customers", *tags])
 
     async def _observe(self, ctx: CallContext, customers: list[Customer]) -> None:
         if self._shadow is None or not customers:
@@ -144,7 +154,9 @@ class CustomerService:
         record = await call_backend(
             backends.customers.create_customer(draft), backend=backends.names["customers"]
         )
-        return to_customer(record)
+        customer = to_customer(record)
+        await self._changed(ctx, f"customer:{customer.id}")
+        return customer
 
     async def update_customer(
         self, ctx: CallContext, customer_id: str, data: CustomerUpdate
@@ -171,4 +183,5 @@ class CustomerService:
         record = await call_backend(backends.customers.update_customer(key, changes), backend=name)
         if record is None:
             raise NotFound(f"no customer {customer_id}")
+        await self._changed(ctx, f"customer:{customer_id}")
         return to_customer(record)

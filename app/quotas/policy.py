@@ -48,14 +48,14 @@ class Rule:
     window: int
 
 
-def merged(overrides: dict[str, Any] | None) -> QuotaConfig:
-    """The defaults with a tenant's overrides laid over them, class by class."""
+def merged(overrides: dict[str, Any] | None, base_config: QuotaConfig = DEFAULTS) -> QuotaConfig:
+    """`base_config` with overrides laid over it, class by class and limit by limit."""
     if not overrides:
-        return DEFAULTS
+        return base_config
     given = msgspec.convert(overrides, QuotaConfig)
     classes = {}
     for route_class in ROUTE_CLASSES:
-        base: ClassLimits = getattr(DEFAULTS, route_class)
+        base: ClassLimits = getattr(base_config, route_class) or ClassLimits()
         mine: ClassLimits = getattr(given, route_class) or ClassLimits()
         classes[route_class] = ClassLimits(
             tenant=mine.tenant or base.tenant, client=mine.client or base.client

@@ -32,9 +32,16 @@ def _headers(verdicts: list[Verdict]) -> list[tuple[bytes, bytes]]:
 
 
 class QuotaService:
-    def __init__(self, db: Database, store: QuotaStore, config_ttl: float = 10.0) -> None:
+    def __init__(
+        self,
+        db: Database,
+        store: QuotaStore,
+        defaults: dict[str, Any] | None = None,
+        config_ttl: float = 10.0,
+    ) -> None:
         self._db = db
         self.store = store
+        self.defaults = merged(defaults)
         self._configs: dict[str, tuple[float, QuotaConfig]] = {}
         self._ttl = config_ttl
 
@@ -50,14 +57,14 @@ class QuotaService:
 
     async def config(self, tenant_id: str | None) -> QuotaConfig:
         if tenant_id is None:
-            return merged(None)
+            return self.defaults
         cached = self._configs.get(tenant_id)
         now = time.monotonic()
         if cached is not None and now - cached[0] < self._ttl:
             return cached[1]
         async with self._db.session() as session:
             overrides = await session.scalar(select(Tenant.quotas).where(Tenant.id == tenant_id))
-        config = merged(overrides)
+        config = merged(overrides, self.defaults)
         self._configs[tenant_id] = (now, config)
         return config
 
@@ -65,7 +72,7 @@ class QuotaService:
         self._configs.pop(tenant_id, None)
 
     async def set_overrides(self, tenant_id: str, overrides: dict[str, Any]) -> QuotaConfig:
-        config = merged(overrides)  # validates before anything is written
+        config = merged(overrides, self.defaults)  # validates before anything is written
         async with self._db.session(write=True) as session:
             tenant = await session.get(Tenant, tenant_id)
             if tenant is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,7 +55,9 @@ class MigrationService:
         *,
         cache_ttl: float = 2.0,
         drain_timeout: float = 120.0,
+        on_switch: Callable[[str], Awaitable[object]] | None = None,
     ) -> None:
+        self._on_switch = on_switch
         self._db = db
         self._tenants = tenants
         self._registry = registry
@@ -183,6 +186,8 @@ class MigrationService:
         finally:
             self._cache.pop(tenant_id, None)
             self._backends.invalidate(tenant_id)
+        if self._on_switch is not None:
+            await self._on_switch(tenant_id)  # answers cached from the other backend go
         return await self.report(tenant_id)
 
     async def _drain(self, tenant_id: str) -> None:

@@ -86,4 +86,5 @@ async def rebind(
     )
     views = await services.bindings.bind(tenant_id, domains, adapter, settings, secrets)
     services.backends.invalidate(tenant_id)
+    await services.cache.invalidate(tenant_id, ["all"])
     return views

@@ -21,6 +21,16 @@ from app.store.migrate import upgrade_async
 from app.tenancy.provisioning import provision_tenant
 
 ISSUER = "http://gateway.test"
+TEST_QUOTAS = {
+    "read": {
+        "tenant": {"quota": 1_000_000, "window": 60},
+        "client": {"quota": 1_000_000, "window": 60},
+    },
+    "write": {
+        "tenant": {"quota": 1_000_000, "window": 60},
+        "client": {"quota": 1_000_000, "window": 60},
+    },
+}
 
 
 def make_settings(database_url: str, var_dir: Path, **overrides: Any) -> Settings:
@@ -33,6 +43,8 @@ def make_settings(database_url: str, var_dir: Path, **overrides: Any) -> Setting
         var_dir=var_dir,
         worker=worker,
         bootstrap_demo=False,
+        # Tests poll a lot; quota tests set their own limits per tenant.
+        quota_defaults=TEST_QUOTAS,
     )
     settings = settings.with_overrides(**overrides)
     return settings.with_overrides(auth=settings.auth.__class__(issuer=ISSUER))

@@ -90,6 +90,15 @@ def type_error(message: str) -> OdooError:
     return OdooError(TYPE_ERROR, message)
 
 
+def missing_arguments(function: str, names: list[str] | tuple[str, ...]) -> OdooError:
+    # Python's own TypeError for a call short of positional arguments
+    plural = "s" if len(names) > 1 else ""
+    listed = " and ".join(f"'{name}'" for name in names)
+    return type_error(
+        f"{function} missing {len(names)} required positional argument{plural}: {listed}"
+    )
+
+
 def access_denied() -> OdooError:
     return OdooError(ACCESS_DENIED, "Access Denied")
 

@@ -31,6 +31,7 @@ class Field:
     ondelete: str = "set null"  # many2one: set null | cascade | restrict
     active_test: bool = True  # one2many: hide archived children, as Odoo does by default
     help: str = ""
+    size: int | None = None  # char: Odoo silently truncates longer values
     name: str = ""
     inherited_from: str | None = None
 

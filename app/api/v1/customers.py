@@ -15,8 +15,9 @@ from app.api.deps import Ctx, ServicesDep, as_utc
 from app.api.guards import requires
 from app.api.idempotent import run_idempotent
 from app.api.openapi import GET_ONE, READ, WRITE, problems
-from app.api.responses import json_response
+from app.api.responses import cached_response, json_response, read_key
 from app.api.v1.products import Cursor, Limit
+from app.cache.tags import customer_page_tags, customer_tags
 from app.idempotency import HEADER, IdempotencyClaim, StoredResponse, parse_key
 from app.paging import check_limit
 from contracts.v1 import Customer, CustomerCreate, CustomerPage, CustomerUpdate
@@ -52,15 +53,19 @@ class CustomerController(Controller):
         updated_since: FromQuery[datetime | None] = None,
     ) -> Response[CustomerPage]:
         http = services.settings.http
-        page = await services.customers.list_customers(
-            ctx,
-            limit=check_limit(limit, http.default_page_size, http.max_page_size),
-            cursor=cursor,
-            email=email,
-            phone=phone,
-            updated_since=as_utc(updated_since),
+        size = check_limit(limit, http.default_page_size, http.max_page_size)
+        since = as_utc(updated_since)
+
+        async def load() -> CustomerPage:
+            return await services.customers.list_customers(
+                ctx, limit=size, cursor=cursor, email=email, phone=phone, updated_since=since
+            )
+
+        key = read_key(request, ctx.tenant_id, "customers")
+        cached = await services.cache.read(
+            ctx.tenant_id, "customers", key, load, customer_page_tags
         )
-        return json_response(request, page)
+        return cached_response(request, cached)
 
     @get(
         "/{customer_id:str}",
@@ -76,7 +81,12 @@ class CustomerController(Controller):
         ctx: Ctx,
         customer_id: FromPath[str],
     ) -> Response[Customer]:
-        return json_response(request, await services.customers.get_customer(ctx, customer_id))
+        async def load() -> Customer:
+            return await services.customers.get_customer(ctx, customer_id)
+
+        key = read_key(request, ctx.tenant_id, "customers")
+        cached = await services.cache.read(ctx.tenant_id, "customers", key, load, customer_tags)
+        return cached_response(request, cached)
 
     @post(
         "/",

@@ -11,8 +11,9 @@ from litestar.params import FromQuery, QueryParameter
 from app.api.deps import Ctx, ServicesDep, as_utc
 from app.api.guards import requires
 from app.api.openapi import READ, problems
-from app.api.responses import json_response
+from app.api.responses import cached_response, read_key
 from app.api.v1.products import Cursor, Limit
+from app.cache.tags import inventory_page_tags
 from app.paging import check_limit
 from app.problems import InvalidParameter
 from contracts.v1 import InventoryLevelPage
@@ -48,12 +49,17 @@ class InventoryController(Controller):
         if len(skus) > 100 or len(locations) > 50:
             raise InvalidParameter("at most 100 sku and 50 location values per request")
         http = services.settings.http
-        page = await services.inventory.list_levels(
-            ctx,
-            limit=check_limit(limit, http.default_page_size, http.max_page_size),
-            cursor=cursor,
-            skus=skus,
-            locations=locations,
-            updated_since=as_utc(updated_since),
-        )
-        return json_response(request, page)
+        size = check_limit(limit, http.default_page_size, http.max_page_size)
+        since = as_utc(updated_since)
+
+        async def load() -> InventoryLevelPage:
+            return await services.inventory.list_levels(
+                ctx, limit=size, cursor=cursor, skus=skus, locations=locations, updated_since=since
+            )
+
+        def tags(page: InventoryLevelPage) -> list[str]:
+            return inventory_page_tags(page, skus, locations)
+
+        key = read_key(request, ctx.tenant_id, "inventory")
+        cached = await services.cache.read(ctx.tenant_id, "inventory", key, load, tags)
+        return cached_response(request, cached)

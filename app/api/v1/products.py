@@ -11,7 +11,8 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 from app.api.deps import Ctx, ServicesDep, as_utc
 from app.api.guards import requires
 from app.api.openapi import GET_ONE, READ, problems
-from app.api.responses import json_response
+from app.api.responses import cached_response, read_key
+from app.cache.tags import product_page_tags, product_tags
 from app.paging import check_limit
 from contracts.v1 import Product, ProductPage
 from contracts.v1.products import ProductStatus
@@ -41,16 +42,23 @@ class ProductController(Controller):
         updated_since: FromQuery[datetime | None] = None,
     ) -> Response[ProductPage]:
         http = services.settings.http
-        page = await services.catalog.list_products(
-            ctx,
-            limit=check_limit(limit, http.default_page_size, http.max_page_size),
-            cursor=cursor,
-            sku=sku,
-            barcode=barcode,
-            status=status,
-            updated_since=as_utc(updated_since),
-        )
-        return json_response(request, page)
+        size = check_limit(limit, http.default_page_size, http.max_page_size)
+        since = as_utc(updated_since)
+
+        async def load() -> ProductPage:
+            return await services.catalog.list_products(
+                ctx,
+                limit=size,
+                cursor=cursor,
+                sku=sku,
+                barcode=barcode,
+                status=status,
+                updated_since=since,
+            )
+
+        key = read_key(request, ctx.tenant_id, "catalog")
+        cached = await services.cache.read(ctx.tenant_id, "catalog", key, load, product_page_tags)
+        return cached_response(request, cached)
 
     @get(
         "/{product_id:str}",
@@ -65,4 +73,9 @@ class ProductController(Controller):
         ctx: Ctx,
         product_id: FromPath[str],
     ) -> Response[Product]:
-        return json_response(request, await services.catalog.get_product(ctx, product_id))
+        async def load() -> Product:
+            return await services.catalog.get_product(ctx, product_id)
+
+        key = read_key(request, ctx.tenant_id, "catalog")
+        cached = await services.cache.read(ctx.tenant_id, "catalog", key, load, product_tags)
+        return cached_response(request, cached)

@@ -1,0 +1,38 @@
+"""What each cached answer depends on, named as invalidation tags: a change to a SKU, a
+location, a product or a customer drops every entry that showed it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from contracts.v1 import Customer, CustomerPage, InventoryLevelPage, Product, ProductPage
+
+
+def product_tags(product: Product) -> list[str]:
+    return [f"product:{product.id}", *(f"sku:{variant.sku}" for variant in product.variants)]
+
+
+def product_page_tags(page: ProductPage) -> list[str]:
+    return ["list:products", *(tag for product in page.data for tag in product_tags(product))]
+
+
+def customer_tags(customer: Customer) -> list[str]:
+    return [f"customer:{customer.id}"]
+
+
+def customer_page_tags(page: CustomerPage) -> list[str]:
+    return ["list:customers", *(f"customer:{customer.id}" for customer in page.data)]
+
+
+def inventory_page_tags(
+    page: InventoryLevelPage, skus: Iterable[str], locations: Iterable[str]
+) -> list[str]:
+    """Tagged with the SKUs and locations asked for too: a page that showed nothing for a SKU
+    must go when that SKU gets stock."""
+    return [
+        "list:inventory",
+        *(f"sku:{level.sku}" for level in page.data),
+        *(f"location:{level.location_id}" for level in page.data),
+        *(f"sku:{sku}" for sku in skus),
+        *(f"location:{location}" for location in locations),
+    ]
