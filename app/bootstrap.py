@@ -15,6 +15,7 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, OAuthFlow, OAuthFlows, SecurityScheme, Server
 from redis.asyncio import Redis
 
+from adapters.odoo import OdooBackend
 from adapters.sandbox import SandboxBackend
 from adapters.tryton import TrytonBackend
 from app.api.admin.bindings import BindingAdminController
@@ -93,6 +94,41 @@ def register_adapters(registry: AdapterRegistry, db: Database) -> None:
             secret_keys=("password",),
         )
     )
+    registry.register(
+        AdapterSpec(
+            name="odoo",
+            factory=lambda settings, secrets: OdooBackend(
+                str(settings["url"]),
+                str(settings["database"]),
+                str(settings["username"]),
+                secrets["password"],
+                location_codes={
+                    str(k): str(v) for k, v in dict(settings.get("location_codes", {})).items()
+                },
+                store_location_codes=[
+                    str(code) for code in settings.get("store_location_codes", [])
+                ],
+                timeout=float(settings.get("timeout", 10.0)),
+            ),
+            domains=frozenset(DOMAINS),
+            description="Odoo 17 over its external JSON-RPC API (execute_kw)",
+            settings_keys=("url", "database", "username"),
+            secret_keys=("password",),
+        )
+    )
+
+
+SIMULATORS = {"odoo": "adapters.odoo.simulator"}
+
+
+def run_simulator(name: str, port: int, host: str = "127.0.0.1") -> None:
+    """Serve a vendor simulator in the foreground (`gateway simulate odoo --port N`)."""
+    if name != "odoo":
+        msg = f"no simulator named {name!r}; known: {', '.join(SIMULATORS)}"
+        raise ValueError(msg)
+    from adapters.odoo.simulator import run
+
+    run(port, host=host)
 
 
 def build_services(settings: Settings) -> Services:

@@ -369,6 +369,13 @@ def cmd_migration(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from app.bootstrap import run_simulator
+
+    run_simulator(args.vendor, args.port, args.host)
+    return 0
+
+
 def cmd_keys_rotate(args: argparse.Namespace) -> int:
     kid = _with_services(_settings(args), lambda s: s.keys.rotate())
     print(json.dumps({"active_kid": kid}))
@@ -484,6 +491,14 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one flat list 
         command = migration.add_parser(action, help=text)
         command.add_argument("tenant_id")
         command.set_defaults(func=cmd_migration)
+
+    simulate = sub.add_parser(
+        "simulate", help="serve a vendor simulator (e.g. odoo) in the foreground"
+    )
+    simulate.add_argument("vendor", choices=["odoo"])
+    simulate.add_argument("--port", type=int, default=8069)
+    simulate.add_argument("--host", default="127.0.0.1")
+    simulate.set_defaults(func=cmd_simulate)
 
     keys = sub.add_parser("keys", help="signing keys").add_subparsers(dest="action", required=True)
     keys.add_parser("rotate", help="retire the active signing key and make a new one").set_defaults(

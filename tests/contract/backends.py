@@ -41,3 +41,23 @@ async def tryton_backend(tmp_dir: Path) -> AsyncIterator[Any]:
             yield backend
         finally:
             await backend.aclose()
+
+
+@asynccontextmanager
+async def odoo_backend(tmp_dir: Path) -> AsyncIterator[Any]:
+    from adapters.odoo import OdooBackend
+    from tests.support.odoo import ODOO_LOCATIONS, STORES, odoo_simulator
+
+    async with odoo_simulator() as simulator:
+        backend = OdooBackend(
+            simulator.url,
+            "demo",
+            "admin",
+            "admin",
+            location_codes=ODOO_LOCATIONS,
+            store_location_codes=STORES,
+        )
+        try:
+            yield backend
+        finally:
+            await backend.aclose()

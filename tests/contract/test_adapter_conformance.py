@@ -31,17 +31,17 @@ from contracts.ports import (
 )
 from contracts.v1 import Address, Money, OrderTotals
 from contracts.v1.orders import OrderStatus
-from tests.contract.backends import sandbox_backend, tryton_backend
+from tests.contract.backends import odoo_backend, sandbox_backend, tryton_backend
 
 DEMO = demo_dataset()
-BACKENDS = ["sandbox", "tryton"]
+BACKENDS = ["sandbox", "tryton", "odoo"]
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
 async def backend(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Any]:
-    factories = {"sandbox": sandbox_backend, "tryton": tryton_backend}
+    factories = {"sandbox": sandbox_backend, "tryton": tryton_backend, "odoo": odoo_backend}
     async with factories[request.param](tmp_path_factory.mktemp(request.param)) as instance:
         yield instance
 
