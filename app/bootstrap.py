@@ -19,6 +19,7 @@ from adapters.odoo import OdooBackend
 from adapters.sandbox import SandboxBackend
 from adapters.tryton import TrytonBackend
 from app.api.admin.bindings import BindingAdminController
+from app.api.admin.cache import CacheAdminController
 from app.api.admin.migrations import MigrationAdminController
 from app.api.admin.quotas import QuotaAdminController
 from app.api.admin.tenants import ClientAdminController, TenantAdminController
@@ -34,6 +35,7 @@ from app.api.v1.products import ProductController
 from app.auth.keys import SigningKeys
 from app.auth.principal import KNOWN_SCOPES
 from app.auth.tokens import TokenIssuer, TokenVerifier
+from app.cache.entry import freshness_from
 from app.cache.reads import CachedReads
 from app.cache.stores import MemoryCacheStore, RedisCacheStore
 from app.catalog.service import CatalogService
@@ -144,7 +146,10 @@ def build_services(settings: Settings) -> Services:
     idempotency = IdempotencyStore(db)
     tenants = TenantDirectory(db)
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
-    cache = CachedReads(RedisCacheStore(redis) if redis is not None else MemoryCacheStore())
+    cache = CachedReads(
+        RedisCacheStore(redis) if redis is not None else MemoryCacheStore(),
+        freshness_from(settings.cache_freshness),
+    )
 
     async def forget_cached(tenant_id: str) -> int:
         return await cache.invalidate(tenant_id, ["all"])
@@ -156,7 +161,18 @@ def build_services(settings: Settings) -> Services:
     catalog = CatalogService(backends, cursors, shadow)
     customers = CustomerService(backends, cursors, shadow, cache)
     quota_store = RedisQuotaStore(redis) if redis is not None else MemoryQuotaStore()
-    worker = OutboxWorker(db, backends, settings.worker, idempotency=idempotency, bindings=bindings)
+
+    async def stock_moved(tenant_id: str, skus: list[str]) -> int:
+        return await cache.invalidate(tenant_id, [f"sku:{sku}" for sku in skus])
+
+    worker = OutboxWorker(
+        db,
+        backends,
+        settings.worker,
+        idempotency=idempotency,
+        bindings=bindings,
+        on_delivered=stock_moved,
+    )
     return Services(
         settings=settings,
         db=db,
@@ -266,6 +282,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
             BindingAdminController,
             MigrationAdminController,
             QuotaAdminController,
+            CacheAdminController,
         ],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,

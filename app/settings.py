@@ -82,6 +82,9 @@ class Settings:
     # Quota defaults over the built-in ones (same shape as a tenant's overrides, see
     # app.quotas.policy); GATEWAY_QUOTA_DEFAULTS holds them as JSON.
     quota_defaults: dict[str, Any] | None = None
+    # Cache freshness per domain, seconds: {"catalog": [fresh, stale_while_revalidate,
+    # stale_if_error], ...}; GATEWAY_CACHE_FRESHNESS holds them as JSON.
+    cache_freshness: dict[str, list[float]] | None = None
     bootstrap_demo: bool = True
     auto_migrate: bool = True
     service_name: str = "retail-gateway"
@@ -120,6 +123,9 @@ class Settings:
                 embedded=_env_bool(env.get("GATEWAY_EMBEDDED_WORKER"), default=is_sqlite),
             ),
             bootstrap_demo=_env_bool(env.get("GATEWAY_DEMO"), default=is_sqlite),
+            cache_freshness=json.loads(env["GATEWAY_CACHE_FRESHNESS"])
+            if env.get("GATEWAY_CACHE_FRESHNESS")
+            else None,
             quota_defaults=json.loads(env["GATEWAY_QUOTA_DEFAULTS"])
             if env.get("GATEWAY_QUOTA_DEFAULTS")
             else None,

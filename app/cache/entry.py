@@ -53,6 +53,13 @@ def etag_of(body: bytes) -> str:
     return '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
 
 
+def freshness_from(overrides: dict[str, list[float]] | None) -> dict[str, Freshness]:
+    table = dict(DEFAULT_FRESHNESS)
+    for domain, values in (overrides or {}).items():
+        table[domain] = Freshness(*values)
+    return table
+
+
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(CacheEntry)
 

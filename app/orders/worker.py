@@ -18,6 +18,7 @@ import logging
 import os
 import random
 import socket
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -68,8 +69,11 @@ class OutboxWorker:
         idempotency: IdempotencyStore | None = None,
         name: str | None = None,
         bindings: BindingStore | None = None,
+        on_delivered: Callable[[str, list[str]], Awaitable[object]] | None = None,
     ) -> None:
         self._bindings = bindings
+        # Told the tenant and SKUs of each delivered order: the backend's stock has moved.
+        self._on_delivered = on_delivered
         self._db = db
         self._backends = backends
         self._settings = settings
@@ -196,6 +200,10 @@ class OutboxWorker:
             await self._dead_letter(claim, f"unexpected {type(error).__name__}: {error}")
         else:
             await self._delivered(claim, backends.names["orders"], receipt, customer_key)
+            if self._on_delivered is not None:
+                await self._on_delivered(
+                    claim.tenant_id, sorted({line["sku"] for line in order.lines})
+                )
 
     async def _aim(self, claim: Claim, target: str) -> None:
         """Record which backend this attempt goes to before it goes there."""

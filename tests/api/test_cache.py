@@ -1,0 +1,127 @@
+"""The read cache as channels see it: Cache-Status (RFC 9211) as API.md shows it, ETags
+served from the cache, per-tenant and per-query entries, and invalidation when the gateway
+writes."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import and_, update
+
+from adapters._demo import demo_dataset
+from adapters.sandbox import tables
+from app.publicids import CUSTOMER, PRODUCT, public_id
+from tests.support.gateway import Gateway
+
+DEMO = demo_dataset()
+
+
+async def _tenant(gw: Gateway) -> tuple[str, str]:
+    tenant = f"c-{uuid.uuid4().hex[:8]}"
+    client, _ = await gw.add_tenant(tenant)
+    return tenant, client
+
+
+async def test_a_second_read_is_a_hit_with_the_same_bytes_and_etag(gateway: Gateway) -> None:
+    _, client = await _tenant(gateway)
+    headers = await gateway.headers(client)
+    path = f"/v1/products/{public_id(PRODUCT, DEMO.products[2].code)}"
+    first = await gateway.http.get(path, headers=headers)
+    second = await gateway.http.get(path, headers=headers)
+    assert first.headers["cache-status"] == "retail-gateway; fwd=miss"
+    assert second.headers["cache-status"] == "retail-gateway; hit"
+    assert first.content == second.content
+    assert first.headers["etag"] == second.headers["etag"]
+    not_modified = await gateway.http.get(
+        path, headers={**headers, "If-None-Match": first.headers["etag"]}
+    )
+    assert not_modified.status_code == 304
+    assert not_modified.headers["cache-status"] == "retail-gateway; hit"
+
+
+async def test_entries_are_per_tenant_and_per_query(gateway: Gateway) -> None:
+    tenant_a, client_a = await _tenant(gateway)
+    tenant_b, client_b = await _tenant(gateway)
+    product = DEMO.products[3]
+    async with gateway.services.db.engine.begin() as conn:
+        await conn.execute(
+            update(tables.products)
+            .where(
+                and_(tables.products.c.dataset == tenant_b, tables.products.c.code == product.code)
+            )
+            .values(title="Only In Tenant B")
+        )
+    path = f"/v1/products/{public_id(PRODUCT, product.code)}"
+    seen_a = await gateway.http.get(path, headers=await gateway.headers(client_a))
+    seen_b = await gateway.http.get(path, headers=await gateway.headers(client_b))
+    assert seen_a.json()["title"] == product.title
+    assert seen_b.json()["title"] == "Only In Tenant B"
+    assert seen_b.headers["cache-status"] == "retail-gateway; fwd=miss"  # never tenant A's entry
+
+    headers = await gateway.headers(client_a)
+    one = await gateway.http.get("/v1/products", params={"limit": 1}, headers=headers)
+    two = await gateway.http.get("/v1/products", params={"limit": 2}, headers=headers)
+    assert len(one.json()["data"]) == 1 and len(two.json()["data"]) == 2
+    assert two.headers["cache-status"] == "retail-gateway; fwd=miss"
+
+
+async def test_a_customer_write_through_the_gateway_invalidates_its_entries(
+    gateway: Gateway,
+) -> None:
+    _, client = await _tenant(gateway)
+    headers = await gateway.headers(client)
+    path = f"/v1/customers/{public_id(CUSTOMER, DEMO.customers[3].code)}"
+    assert (
+        (await gateway.http.get(path, headers=headers)).headers["cache-status"].endswith("fwd=miss")
+    )
+    listed = await gateway.http.get(
+        "/v1/customers", params={"email": DEMO.customers[3].email}, headers=headers
+    )
+    assert listed.json()["data"][0]["first_name"] == DEMO.customers[3].first_name
+    patched = await gateway.http.patch(path, json={"first_name": "Renamed"}, headers=headers)
+    assert patched.status_code == 200, patched.text
+    after = await gateway.http.get(path, headers=headers)
+    assert after.headers["cache-status"] == "retail-gateway; fwd=miss"
+    assert after.json()["first_name"] == "Renamed"
+    relisted = await gateway.http.get(
+        "/v1/customers", params={"email": DEMO.customers[3].email}, headers=headers
+    )
+    assert relisted.json()["data"][0]["first_name"] == "Renamed"
+
+
+async def test_an_operator_invalidates_by_tag(gateway: Gateway) -> None:
+    tenant, client = await _tenant(gateway)
+    headers = await gateway.headers(client)
+    sku = DEMO.products[5].variants[0].sku
+    await gateway.http.get("/v1/inventory", params={"sku": sku}, headers=headers)
+    assert (
+        (await gateway.http.get("/v1/inventory", params={"sku": sku}, headers=headers))
+        .headers["cache-status"]
+        .endswith("hit")
+    )
+    response = await gateway.http.post(
+        f"/admin/tenants/{tenant}/cache/invalidate",
+        json={"tags": [f"sku:{sku}"]},
+        headers=await gateway.headers("operator"),
+    )
+    assert response.status_code == 200 and response.json()["removed"] >= 1
+    assert (
+        (await gateway.http.get("/v1/inventory", params={"sku": sku}, headers=headers))
+        .headers["cache-status"]
+        .endswith("fwd=miss")
+    )
+    bad = await gateway.http.post(
+        f"/admin/tenants/{tenant}/cache/invalidate",
+        json={"tags": ["bogus"]},
+        headers=await gateway.headers("operator"),
+    )
+    assert bad.status_code == 400
+
+
+async def test_errors_are_not_cached(gateway: Gateway) -> None:
+    _, client = await _tenant(gateway)
+    headers = await gateway.headers(client)
+    missing = f"/v1/products/{public_id(PRODUCT, 'NO-SUCH')}"
+    assert (await gateway.http.get(missing, headers=headers)).status_code == 404
+    again = await gateway.http.get(missing, headers=headers)
+    assert again.status_code == 404 and "cache-status" not in again.headers
