@@ -40,7 +40,7 @@ async def test_a_second_read_is_a_hit_with_the_same_bytes_and_etag(gateway: Gate
 
 
 async def test_entries_are_per_tenant_and_per_query(gateway: Gateway) -> None:
-    tenant_a, client_a = await _tenant(gateway)
+    _, client_a = await _tenant(gateway)
     tenant_b, client_b = await _tenant(gateway)
     product = DEMO.products[3]
     async with gateway.services.db.engine.begin() as conn:
