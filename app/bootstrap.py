@@ -35,6 +35,7 @@ from app.api.v1.products import ProductController
 from app.auth.keys import SigningKeys
 from app.auth.principal import KNOWN_SCOPES
 from app.auth.tokens import TokenIssuer, TokenVerifier
+from app.cache.edge import edge_cache_middleware
 from app.cache.entry import freshness_from
 from app.cache.reads import CachedReads
 from app.cache.stores import MemoryCacheStore, RedisCacheStore
@@ -286,7 +287,11 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
         ],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[authentication_middleware(built.verifier), quota_middleware(built.quotas)],
+        middleware=[
+            authentication_middleware(built.verifier),
+            quota_middleware(built.quotas),
+            edge_cache_middleware(built.cache),
+        ],
         lifespan=[lifespan],
         openapi_config=openapi_config(),
         request_max_body_size=settings.http.max_body_bytes,

@@ -57,6 +57,8 @@ def _prepare(settings: Settings) -> None:
 
     if settings.auto_migrate:
         upgrade(settings.database.url)
+    # The signing key exists before any worker process starts, so they all sign with it.
+    _with_services(settings, lambda s: s.keys.load(create_if_missing=True))
     if settings.bootstrap_demo:
         for line in _with_services(settings, lambda s: ensure_demo(s, settings.var_dir)):
             print(line, flush=True)

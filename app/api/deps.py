@@ -21,7 +21,12 @@ def provide_services(state: State) -> Services:
     return services
 
 
-def provide_ctx(request: Request[Any, Any, Any]) -> CallContext:
+def provide_ctx(
+    request: Request[Any, Any, Any], services: NamedDependency[Services]
+) -> CallContext:
+    # Depends on `services` only to be resolved after it: Litestar resolves dependencies of
+    # one level concurrently in a task group, which costs more than the work itself.
+    del services
     principal = principal_of(request)
     if principal.tenant_id is None:
         raise Forbidden("this token belongs to no tenant")

@@ -7,6 +7,7 @@ from typing import Any, TypeVar, cast
 import msgspec
 from litestar import MediaType, Request, Response
 
+from app.cache.edge import query_items
 from app.cache.entry import etag_of
 from app.cache.reads import Cached, CachedReads
 
@@ -64,4 +65,4 @@ def cached_response(request: Request[Any, Any, Any], cached: Cached) -> Response
 
 def read_key(request: Request[Any, Any, Any], tenant_id: str, domain: str) -> str:
     """The cache key of a read: tenant, domain, path and every query parameter."""
-    return CachedReads.key(tenant_id, domain, request.url.path, request.query_params.multi_items())
+    return CachedReads.key(tenant_id, domain, request.scope["path"], query_items(request.scope))

@@ -89,7 +89,7 @@ class TokenVerifier:
         kid = _peek_kid(token)
         if kid is not None and not self._keys.knows(kid):
             # Another replica may have rotated keys since we loaded them.
-            await self._keys.refresh_if_stale()
+            await self._keys.refresh_if_stale(min_interval=1.0)
         try:
             decoded = jwt.decode(token, self._keys.public_keys, algorithms=[ALGORITHM])
             if decoded.header.get("typ") != TOKEN_TYPE:

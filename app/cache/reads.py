@@ -53,8 +53,7 @@ class CachedReads:
     def __init__(self, store: CacheStore, freshness: dict[str, Freshness] | None = None) -> None:
         self.store = store
         self._freshness = freshness or DEFAULT_FRESHNESS
-        self._loading: dict[str, asyncio.Future[CacheEntry]] = {}
-        self._refreshing: set[str] = set()
+        self._resolving: dict[str, asyncio.Future[Cached]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
 
     @staticmethod
@@ -71,17 +70,56 @@ class CachedReads:
         load: Callable[[], Awaitable[Any]],
         tags: Callable[[Any], Iterable[str]],
     ) -> Cached:
-        now = time.time()
-        entry = await self._get(key)
-        if entry is not None and entry.fresh(now):
-            return Cached(entry.body, entry.etag, f"{STATUS_PREFIX}; hit")
-        if entry is not None and now < entry.stale_until:
-            self._refresh_later(tenant_id, domain, key, load, tags)
-            return Cached(
-                entry.body, entry.etag, f"{STATUS_PREFIX}; hit; ttl={entry.age_left(now)}"
-            )
+        near = self.store.peek(key)
+        if near is not None and near.fresh(time.time()):
+            return Cached(near.body, near.etag, f"{STATUS_PREFIX}; hit")
+        pending = self._resolving.get(key)
+        if pending is not None:  # this replica is already on it: share the answer
+            return await asyncio.shield(pending)
+        future: asyncio.Future[Cached] = asyncio.get_running_loop().create_future()
+        self._resolving[key] = future
         try:
-            fresh = await self._load_once(tenant_id, domain, key, load, tags)
+            cached = await self._resolve(tenant_id, domain, key, load, tags)
+        except BaseException as error:
+            future.set_exception(error)
+            future.exception()  # retrieved: waiters re-raise it, nobody logs it as lost
+            raise
+        else:
+            future.set_result(cached)
+            return cached
+        finally:
+            del self._resolving[key]
+
+    async def _resolve(
+        self,
+        tenant_id: str,
+        domain: str,
+        key: str,
+        load: Callable[[], Awaitable[Any]],
+        tags: Callable[[Any], Iterable[str]],
+    ) -> Cached:
+        try:
+            state, entry = await self.store.claim(key, LOCK_SECONDS)
+        except (RedisError, OSError) as error:
+            log.warning("cache unreachable; reading through", extra={"error": str(error)})
+            fresh = await self._load(tenant_id, domain, key, load, tags, store=False)
+            return Cached(fresh.body, fresh.etag, f"{STATUS_PREFIX}; fwd=miss")
+        now = time.time()
+        if state == "fresh" and entry is not None:
+            return Cached(entry.body, entry.etag, f"{STATUS_PREFIX}; hit")
+        stale = entry if entry is not None and now < entry.stale_until else None
+        if stale is not None:
+            if state == "lock":  # ours to refresh, in the background
+                self._refresh_later(tenant_id, domain, key, load, tags)
+            return Cached(
+                stale.body, stale.etag, f"{STATUS_PREFIX}; hit; ttl={stale.age_left(now)}"
+            )
+        if state == "busy":
+            waited = await self._wait_for_other(key)
+            if waited is not None:
+                return Cached(waited.body, waited.etag, f"{STATUS_PREFIX}; hit")
+        try:
+            fresh = await self._load(tenant_id, domain, key, load, tags, store=True)
         except BackendUnavailableError:
             if entry is not None and now < entry.error_until:
                 return Cached(
@@ -101,75 +139,37 @@ class CachedReads:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    async def _get(self, key: str) -> CacheEntry | None:
-        try:
-            return await self.store.get(key)
-        except (RedisError, OSError) as error:
-            log.warning("cache unreachable; reading through", extra={"error": str(error)})
-            return None
-
-    async def _load_once(
-        self,
-        tenant_id: str,
-        domain: str,
-        key: str,
-        load: Callable[[], Awaitable[Any]],
-        tags: Callable[[Any], Iterable[str]],
-    ) -> CacheEntry:
-        pending = self._loading.get(key)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[CacheEntry] = asyncio.get_running_loop().create_future()
-        self._loading[key] = future
-        try:
-            entry = await self._load_across_replicas(tenant_id, domain, key, load, tags)
-        except BaseException as error:
-            future.set_exception(error)
-            future.exception()  # retrieved: waiters re-raise it, nobody logs it as lost
-            raise
-        else:
-            future.set_result(entry)
-            return entry
-        finally:
-            del self._loading[key]
-
-    async def _load_across_replicas(
-        self,
-        tenant_id: str,
-        domain: str,
-        key: str,
-        load: Callable[[], Awaitable[Any]],
-        tags: Callable[[Any], Iterable[str]],
-    ) -> CacheEntry:
+    async def _wait_for_other(self, key: str) -> CacheEntry | None:
+        """Another replica holds the key's lock and is loading it: wait for its entry."""
         deadline = time.monotonic() + LOCK_SECONDS
-        while True:
-            try:
-                holder = await self.store.lock(key, LOCK_SECONDS)
-            except (RedisError, OSError):
-                holder = True  # no shared lock to be had: load it ourselves
-            if holder:
-                try:
-                    return await self._load_and_store(tenant_id, domain, key, load, tags)
-                finally:
-                    with contextlib.suppress(RedisError, OSError):
-                        await self.store.unlock(key)
-            # Another replica is loading this key: wait for its result.
+        while time.monotonic() < deadline:
             await asyncio.sleep(WAIT_STEP)
-            entry = await self._get(key)
+            try:
+                entry = await self.store.get(key)
+            except (RedisError, OSError):
+                return None
             if entry is not None and entry.fresh(time.time()):
                 return entry
-            if time.monotonic() > deadline:
-                return await self._load_and_store(tenant_id, domain, key, load, tags)
+        return None
 
-    async def _load_and_store(
+    async def _load(
         self,
         tenant_id: str,
         domain: str,
         key: str,
         load: Callable[[], Awaitable[Any]],
         tags: Callable[[Any], Iterable[str]],
+        *,
+        store: bool,
     ) -> CacheEntry:
-        value = await load()
+        """Load from the backend and store the entry (releasing the key's lock either way)."""
+        try:
+            value = await load()
+        except BaseException:
+            if store:
+                with contextlib.suppress(RedisError, OSError):
+                    await self.store.release(key)
+            raise
         body = msgspec.json.encode(value)
         now = time.time()
         policy = self._freshness[domain]
@@ -184,11 +184,21 @@ class CachedReads:
             + max(policy.stale_while_revalidate, policy.stale_if_error),
             tags=tuple(sorted({tenant_tag(tenant_id, tag) for tag in (*tags(value), "all")})),
         )
+        if store:
+            # Stored while the answer goes out: the caller does not wait for the write.
+            self._spawn(self._fill(key, entry))
+        return entry
+
+    async def _fill(self, key: str, entry: CacheEntry) -> None:
         try:
-            await self.store.put(key, entry)
+            await self.store.fill(key, entry)
         except (RedisError, OSError) as error:
             log.warning("cache unreachable; not stored", extra={"error": str(error)})
-        return entry
+
+    def _spawn(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _refresh_later(
         self,
@@ -198,20 +208,14 @@ class CachedReads:
         load: Callable[[], Awaitable[Any]],
         tags: Callable[[Any], Iterable[str]],
     ) -> None:
-        if key in self._refreshing or key in self._loading:
-            return
-        self._refreshing.add(key)
+        """Refresh a stale entry whose lock this replica holds."""
 
         async def refresh() -> None:
             try:
-                await self._load_once(tenant_id, domain, key, load, tags)
+                await self._load(tenant_id, domain, key, load, tags, store=True)
             except Exception as error:  # noqa: BLE001 - a failed refresh keeps the stale entry
                 log.info(
                     "background refresh failed", extra={"key": key, "error": type(error).__name__}
                 )
-            finally:
-                self._refreshing.discard(key)
 
-        task = asyncio.create_task(refresh())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._spawn(refresh())

@@ -125,3 +125,33 @@ async def test_errors_are_not_cached(gateway: Gateway) -> None:
     assert (await gateway.http.get(missing, headers=headers)).status_code == 404
     again = await gateway.http.get(missing, headers=headers)
     assert again.status_code == 404 and "cache-status" not in again.headers
+
+
+def test_routes_marked_cacheable_name_the_scope_their_guard_requires(gateway: Gateway) -> None:
+    """The fast path answers hits before guards run, so a route's `opt` must name exactly the
+    scope its guard checks."""
+    marked = 0
+    for route in gateway.app.routes:
+        for handler in getattr(route, "route_handlers", []):
+            opt = handler.opt or {}
+            if "cache" not in opt:
+                continue
+            marked += 1
+            scopes = {getattr(guard, "scope", None) for guard in handler.resolve_guards()}
+            assert opt["scope"] in scopes, (route.path, opt, scopes)
+    assert marked == 5
+
+
+async def test_the_fast_path_honours_scopes_and_conditional_requests(gateway: Gateway) -> None:
+    tenant, client = await _tenant(gateway)
+    path = f"/v1/products/{public_id(PRODUCT, DEMO.products[9].code)}"
+    first = await gateway.http.get(path, headers=await gateway.headers(client))
+    hit = await gateway.http.get(path, headers=await gateway.headers(client))
+    assert hit.headers["cache-status"] == "retail-gateway; hit"
+    assert hit.headers["ratelimit"] and hit.headers["x-correlation-id"]
+    conditional = await gateway.http.get(path, headers={**await gateway.headers(client), "If-None-Match": first.headers["etag"]})
+    assert conditional.status_code == 304 and conditional.content == b""
+    narrow, _ = await gateway.add_client(f"{tenant}-orders-only", tenant, scopes=["orders:read"])
+    refused = await gateway.http.get(path, headers=await gateway.headers(narrow))
+    assert refused.status_code == 403  # a cached answer is no way around the scope
+    assert (await gateway.http.get(path)).status_code == 401

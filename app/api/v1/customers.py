@@ -37,6 +37,7 @@ class CustomerController(Controller):
     @get(
         "/",
         operation_id="listCustomers",
+        opt={"cache": "customers", "scope": "customers:read"},
         responses=problems(*READ),
         summary="List customers",
         guards=[requires("customers:read")],
@@ -70,6 +71,7 @@ class CustomerController(Controller):
     @get(
         "/{customer_id:str}",
         operation_id="getCustomer",
+        opt={"cache": "customers", "scope": "customers:read"},
         responses=problems(*GET_ONE),
         summary="Get a customer",
         guards=[requires("customers:read")],

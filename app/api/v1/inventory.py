@@ -27,6 +27,7 @@ class InventoryController(Controller):
     @get(
         "/",
         operation_id="listInventoryLevels",
+        opt={"cache": "inventory", "scope": "inventory:read"},
         responses=problems(*READ),
         summary="Stock levels per SKU and location",
     )

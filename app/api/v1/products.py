@@ -28,7 +28,13 @@ class ProductController(Controller):
     tags = ["Products"]
     guards = [requires("products:read")]
 
-    @get("/", operation_id="listProducts", responses=problems(*READ), summary="List products")
+    @get(
+        "/",
+        operation_id="listProducts",
+        opt={"cache": "catalog", "scope": "products:read"},
+        responses=problems(*READ),
+        summary="List products",
+    )
     async def list_products(
         self,
         request: Request[Any, Any, Any],
@@ -63,6 +69,7 @@ class ProductController(Controller):
     @get(
         "/{product_id:str}",
         operation_id="getProduct",
+        opt={"cache": "catalog", "scope": "products:read"},
         responses=problems(*GET_ONE),
         summary="Get a product",
     )

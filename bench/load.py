@@ -1,0 +1,127 @@
+"""Load generation: wrk when the machine has it (C, light on the CPU the servers need), else a
+small asyncio HTTP/1.1 client. Both report requests per second and latency percentiles."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+WRK_SCRIPT = """
+done = function(summary, latency, requests)
+  io.write(string.format(
+    '{"requests": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, "errors": %d, "non2xx": %d}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    summary.errors.status))
+end
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    errors: int
+    tool: str
+
+
+def have_wrk() -> bool:
+    return shutil.which("wrk") is not None
+
+
+def run(
+    url: str,
+    *,
+    connections: int,
+    seconds: float,
+    headers: dict[str, str] | None = None,
+    threads: int = 1,
+) -> Result:
+    if have_wrk():
+        return _wrk(
+            url, connections=connections, seconds=seconds, headers=headers or {}, threads=threads
+        )
+    return asyncio.run(
+        _python(url, connections=connections, seconds=seconds, headers=headers or {})
+    )
+
+
+def _wrk(
+    url: str, *, connections: int, seconds: float, headers: dict[str, str], threads: int
+) -> Result:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(WRK_SCRIPT)
+    command = [
+        "wrk",
+        f"-t{min(threads, connections)}",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        "-s",
+        script.name,
+    ]
+    for name, value in headers.items():
+        command += ["-H", f"{name}: {value}"]
+    output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
+    Path(script.name).unlink(missing_ok=True)
+    summary = json.loads(output.strip().splitlines()[-1])
+    return Result(
+        rps=summary["requests"] / (summary["duration_us"] / 1e6),
+        p50_ms=summary["p50_us"] / 1000,
+        p99_ms=summary["p99_us"] / 1000,
+        requests=summary["requests"],
+        errors=summary["errors"] + summary["non2xx"],
+        tool="wrk",
+    )
+
+
+async def _python(url: str, *, connections: int, seconds: float, headers: dict[str, str]) -> Result:
+    parts = urlsplit(url)
+    target = parts.path + (f"?{parts.query}" if parts.query else "")
+    head = f"GET {target} HTTP/1.1\r\nHost: {parts.netloc}\r\n" + "".join(
+        f"{k}: {v}\r\n" for k, v in headers.items()
+    )
+    request = (head + "\r\n").encode()
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+
+    async def connection() -> None:
+        nonlocal errors
+        reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+        try:
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                writer.write(request)
+                status_line = await reader.readline()
+                length = 0
+                while (line := await reader.readline()) not in (b"\r\n", b""):
+                    if line[:15].lower() == b"content-length:":
+                        length = int(line[15:])
+                await reader.readexactly(length)
+                latencies.append(time.perf_counter() - started)
+                if not status_line.startswith(b"HTTP/1.1 2"):
+                    errors += 1
+        finally:
+            writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(connection() for _ in range(connections)))
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    return Result(
+        rps=len(latencies) / elapsed,
+        p50_ms=latencies[len(latencies) // 2] * 1000 if latencies else 0.0,
+        p99_ms=latencies[int(len(latencies) * 0.99)] * 1000 if latencies else 0.0,
+        requests=len(latencies),
+        errors=errors,
+        tool="python",
+    )
