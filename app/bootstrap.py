@@ -52,6 +52,8 @@ from app.quotas.service import QuotaService
 from app.quotas.store import MemoryQuotaStore, RedisQuotaStore
 from app.services import Services
 from app.settings import Settings
+from app.shield.service import ShieldRegistry
+from app.shield.store import RedisShieldStore
 from app.store.database import Database, create_engine
 from app.tenancy.bindings import BackendResolver, BindingStore
 from app.tenancy.migration import MigrationService
@@ -142,11 +144,12 @@ def build_services(settings: Settings) -> Services:
     registry = AdapterRegistry()
     register_adapters(registry, db)
     bindings = BindingStore(db, box, registry)
-    backends = BackendResolver(bindings, registry)
+    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    shields = ShieldRegistry(RedisShieldStore(redis) if redis is not None else None)
+    backends = BackendResolver(bindings, registry, shields=shields)
     cursors = CursorCodec(box)
     idempotency = IdempotencyStore(db)
     tenants = TenantDirectory(db)
-    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
     cache = CachedReads(
         RedisCacheStore(redis) if redis is not None else MemoryCacheStore(),
         freshness_from(settings.cache_freshness),
@@ -203,6 +206,7 @@ def build_services(settings: Settings) -> Services:
         migrations=migrations,
         shadow=shadow,
         quotas=QuotaService(db, quota_store, settings.quota_defaults),
+        shields=shields,
         cache=cache,
         redis=redis,
     )

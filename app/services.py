@@ -21,6 +21,7 @@ from app.orders.worker import OutboxWorker
 from app.paging import CursorCodec
 from app.quotas.service import QuotaService
 from app.settings import Settings
+from app.shield.service import ShieldRegistry
 from app.store.database import Database
 from app.tenancy.bindings import BackendResolver, BindingStore
 from app.tenancy.migration import MigrationService
@@ -52,5 +53,6 @@ class Services:
     migrations: MigrationService
     shadow: ShadowReads
     quotas: QuotaService
+    shields: ShieldRegistry
     cache: CachedReads
     redis: Redis | None

@@ -28,6 +28,7 @@ from app.problems import (
     NotFound,
     Unprocessable,
 )
+from app.shield.policy import priority
 from app.store.database import Database
 from app.store.ids import new_id
 from app.store.models import OrderRow, OutboxEntry, Tenant
@@ -148,8 +149,9 @@ class OrderIntake:
                 errors=[FieldError("reservation_id", "unknown or expired reservation")],
             )
         unverified: list[str] = []
-        customer = await self._resolve_customer(ctx, data, unverified)
-        await self._check_skus(ctx, data, unverified)
+        with priority("checkout"):  # validating an order is checkout, never browsing
+            customer = await self._resolve_customer(ctx, data, unverified)
+            await self._check_skus(ctx, data, unverified)
 
         order = OrderRow(
             id=new_id("ord"),

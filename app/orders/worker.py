@@ -33,6 +33,7 @@ from app.orders.events import record_note, record_transition
 from app.orders.handover import find_elsewhere, is_switching
 from app.publicids import CUSTOMER, key_of, public_id
 from app.settings import WorkerSettings
+from app.shield.policy import priority
 from app.store.database import Database
 from app.store.models import OrderRow, OutboxEntry
 from app.store.types import utcnow
@@ -106,8 +107,10 @@ class OutboxWorker:
 
     async def run_once(self) -> int:
         claims = await self.claim(self._settings.batch_size)
-        for claim in claims:
-            await self.deliver(claim)
+        # Posting orders is checkout: the backend shield serves it before catalog browsing.
+        with priority("checkout"):
+            for claim in claims:
+                await self.deliver(claim)
         return len(claims)
 
     async def claim(self, limit: int) -> list[Claim]:

@@ -17,6 +17,9 @@ import msgspec
 from sqlalchemy import select
 
 from app.crypto import SecretBox
+from app.shield.policy import policy_from
+from app.shield.proxy import ShieldedBackend
+from app.shield.service import ShieldRegistry
 from app.store.database import Database
 from app.store.models import BackendBinding
 from app.tenancy.registry import DOMAINS, AdapterRegistry, Provisionable
@@ -58,7 +61,9 @@ class TenantBackends:
 def target_of(adapter: str, settings: dict[str, Any]) -> str:
     """A stable identity for one backend configuration; secrets are not part of it, so a
     rotated password is still the same backend."""
-    encoded = msgspec.json.encode([adapter, settings], order="sorted")
+    # The shield's settings tune how the backend is protected; they do not make it another one.
+    identity = {key: value for key, value in settings.items() if key != "shield"}
+    encoded = msgspec.json.encode([adapter, identity], order="sorted")
     return hashlib.sha256(encoded).hexdigest()[:32]
 
 
@@ -182,9 +187,16 @@ class BackendResolver:
     """Live adapters per tenant. Bindings are re-read at most every `ttl` seconds, so a change
     made through another replica is picked up without a restart."""
 
-    def __init__(self, store: BindingStore, registry: AdapterRegistry, ttl: float = 5.0) -> None:
+    def __init__(
+        self,
+        store: BindingStore,
+        registry: AdapterRegistry,
+        ttl: float = 5.0,
+        shields: ShieldRegistry | None = None,
+    ) -> None:
         self._store = store
         self._registry = registry
+        self._shields = shields
         self._ttl = ttl
         self._instances: dict[str, BackendLifecycle] = {}
         self._tenants: dict[str, tuple[float, TenantBackends]] = {}
@@ -217,6 +229,16 @@ class BackendResolver:
             self._instances[fingerprint] = instance
         return instance
 
+    async def shielded(
+        self, adapter: str, settings: dict[str, Any], secrets: dict[str, str]
+    ) -> Any:
+        """The shared adapter behind the shield of its backend (when shields are on)."""
+        instance = await self.instance(adapter, settings, secrets)
+        if self._shields is None:
+            return instance
+        shield = self._shields.shield(target_of(adapter, settings), adapter, policy_from(settings))
+        return ShieldedBackend(instance, shield)
+
     async def provision(
         self, adapter: str, settings: dict[str, Any], secrets: dict[str, str]
     ) -> None:
@@ -231,7 +253,7 @@ class BackendResolver:
             raise NoBinding(f"tenant {tenant_id} has no backend for {', '.join(missing)}")
         live: dict[str, Any] = {}
         for domain, (view, secrets) in bindings.items():
-            live[domain] = await self.instance(view.adapter, view.settings, secrets)
+            live[domain] = await self.shielded(view.adapter, view.settings, secrets)
         return TenantBackends(
             catalog=cast(CatalogBackend, live["catalog"]),
             inventory=cast(InventoryBackend, live["inventory"]),

@@ -18,13 +18,15 @@ if TYPE_CHECKING:
     from app.services import Services
 
 DEFAULT_ADAPTER = "sandbox"
+SANDBOX_SHIELD = {"rate": 100_000, "burst": 10_000, "concurrency": 1_000}
 
 
 async def provision_tenant(
     services: Services, tenant_id: str, name: str, channels: list[str] | None = None
 ) -> TenantView:
     view = await services.tenants.create_tenant(tenant_id, name, channels)
-    settings = {"dataset": tenant_id}
+    # The sandbox answers from this process's database: its shield only stops runaway loops.
+    settings = {"dataset": tenant_id, "shield": SANDBOX_SHIELD}
     await services.backends.provision(DEFAULT_ADAPTER, settings, {})
     await services.bindings.bind(tenant_id, list(DOMAINS), DEFAULT_ADAPTER, settings)
     return view

@@ -1,0 +1,162 @@
+"""Running one backend call through its shield: wait for budget as the call's priority allows,
+call within the timeout, report the outcome (the breaker learns, a 429 pauses everyone)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from redis.exceptions import RedisError
+
+from app.shield.policy import ShieldPolicy, current_priority
+from app.shield.store import Grant, MemoryShieldStore, ShieldStore
+from contracts.errors import (
+    BackendError,
+    BackendOverloaded,
+    BackendUnavailable,
+    BusinessRejection,
+    RetryableBackendError,
+)
+
+T = TypeVar("T")
+log = logging.getLogger("gateway.shield")
+
+
+class ShieldRefused(BackendOverloaded):
+    """The shield did not let the call through (budget, concurrency, breaker, pause)."""
+
+
+class Shield:
+    def __init__(
+        self,
+        target: str,
+        backend: str,
+        policy: ShieldPolicy,
+        store: ShieldStore,
+        fallback: MemoryShieldStore,
+    ) -> None:
+        self.target = target
+        self.backend = backend
+        self.policy = policy
+        self._store = store
+        self._fallback = fallback
+        self._store_down_until = 0.0
+        self.counts = {
+            "granted": 0,
+            "refused_checkout": 0,
+            "refused_browse": 0,
+            "granted_checkout": 0,
+            "granted_browse": 0,
+        }
+
+    async def run(self, call: Callable[[], Awaitable[T]]) -> T:
+        level = current_priority()
+        checkout = level == "checkout"
+        deadline = time.monotonic() + (
+            self.policy.checkout_wait if checkout else self.policy.browse_wait
+        )
+        member = uuid.uuid4().hex
+        while True:
+            grant = await self._acquire(checkout, member)
+            if grant.granted:
+                break
+            left = deadline - time.monotonic()
+            if grant.wait > left:
+                self.counts[f"refused_{level}"] += 1
+                raise ShieldRefused(
+                    f"{self.backend} shield: {grant.reason}",
+                    backend=self.backend,
+                    vendor_code=f"shield:{grant.reason}",
+                    retry_after=max(1.0, grant.wait),
+                )
+            await asyncio.sleep(grant.wait)
+        self.counts["granted"] += 1
+        self.counts[f"granted_{level}"] += 1
+        outcome, pause = "ok", 0.0
+        try:
+            async with asyncio.timeout(self.policy.timeout):
+                return await call()
+        except TimeoutError:
+            outcome = "fail"
+            raise BackendUnavailable(
+                f"{self.backend} did not answer within {self.policy.timeout} s",
+                backend=self.backend,
+            ) from None
+        except BusinessRejection:
+            outcome = "neutral"  # it answered: the backend is up
+            raise
+        except RetryableBackendError as error:
+            outcome = "fail"
+            if isinstance(error, BackendOverloaded) and error.retry_after:
+                pause = error.retry_after  # the backend asked everyone to wait
+            raise
+        except BackendError:
+            outcome = "neutral"
+            raise
+        finally:
+            await self._release(member, outcome, grant.probe, pause)
+
+    async def state(self) -> dict[str, Any]:
+        try:
+            state = await self._store.state(self.target)
+        except (RedisError, OSError):
+            state = await self._fallback.state(self.target)
+            state["degraded"] = True
+        return {
+            "target": self.target,
+            "backend": self.backend,
+            "policy": _policy(self.policy),
+            **state,
+            "counts": dict(self.counts),
+        }
+
+    async def _acquire(self, checkout: bool, member: str) -> Grant:
+        if time.monotonic() >= self._store_down_until:
+            try:
+                return await self._store.acquire(self.target, self.policy, checkout, member)
+            except (RedisError, OSError) as error:
+                self._store_down_until = time.monotonic() + 5.0
+                log.warning(
+                    "Redis unreachable; shielding %s in this process only",
+                    self.backend,
+                    extra={"error": str(error)},
+                )
+        return await self._fallback.acquire(self.target, self.policy, checkout, member)
+
+    async def _release(self, member: str, outcome: str, probe: bool, pause: float) -> None:
+        store = self._store if time.monotonic() >= self._store_down_until else self._fallback
+        try:
+            await store.release(
+                self.target, self.policy, member, outcome=outcome, probe=probe, pause=pause
+            )
+        except (RedisError, OSError):
+            await self._fallback.release(
+                self.target, self.policy, member, outcome=outcome, probe=probe, pause=pause
+            )
+
+
+def _policy(policy: ShieldPolicy) -> dict[str, Any]:
+    return {field: getattr(policy, field) for field in policy.__struct_fields__}
+
+
+class ShieldRegistry:
+    """One shield per backend configuration in this process, all sharing one store."""
+
+    def __init__(self, store: ShieldStore | None) -> None:
+        self._fallback = MemoryShieldStore()
+        self._store = store or self._fallback
+        self._shields: dict[str, Shield] = {}
+
+    def shield(self, target: str, backend: str, policy: ShieldPolicy) -> Shield:
+        current = self._shields.get(target)
+        if current is None or current.policy != policy:
+            current = Shield(target, backend, policy, self._store, self._fallback)
+            self._shields[target] = current
+        return current
+
+    def known(self) -> list[Shield]:
+        return list(self._shields.values())
