@@ -22,6 +22,7 @@ from app.api.admin.bindings import BindingAdminController
 from app.api.admin.cache import CacheAdminController
 from app.api.admin.migrations import MigrationAdminController
 from app.api.admin.quotas import QuotaAdminController
+from app.api.admin.shields import ShieldAdminController
 from app.api.admin.tenants import ClientAdminController, TenantAdminController
 from app.api.deps import DEPENDENCIES
 from app.api.errors import EXCEPTION_HANDLERS
@@ -72,7 +73,7 @@ def register_adapters(registry: AdapterRegistry, db: Database) -> None:
     registry.register(
         AdapterSpec(
             name="sandbox",
-            factory=lambda settings, _secrets: SandboxBackend(
+            factory=lambda settings, _secrets, _transport: SandboxBackend(
                 db.engine, write_engine, str(settings["dataset"])
             ),
             domains=frozenset(DOMAINS),
@@ -83,7 +84,7 @@ def register_adapters(registry: AdapterRegistry, db: Database) -> None:
     registry.register(
         AdapterSpec(
             name="tryton",
-            factory=lambda settings, secrets: TrytonBackend(
+            factory=lambda settings, secrets, transport: TrytonBackend(
                 str(settings["url"]),
                 str(settings["database"]),
                 str(settings["username"]),
@@ -92,17 +93,19 @@ def register_adapters(registry: AdapterRegistry, db: Database) -> None:
                     str(code) for code in settings.get("store_location_codes", [])
                 ],
                 timeout=float(settings.get("timeout", 10.0)),
+                transport=transport,
             ),
             domains=frozenset(DOMAINS),
             description="Tryton ERP over JSON-RPC (product, stock, sale, party modules)",
             settings_keys=("url", "database", "username"),
             secret_keys=("password",),
+            metered="requests",
         )
     )
     registry.register(
         AdapterSpec(
             name="odoo",
-            factory=lambda settings, secrets: OdooBackend(
+            factory=lambda settings, secrets, transport: OdooBackend(
                 str(settings["url"]),
                 str(settings["database"]),
                 str(settings["username"]),
@@ -114,11 +117,13 @@ def register_adapters(registry: AdapterRegistry, db: Database) -> None:
                     str(code) for code in settings.get("store_location_codes", [])
                 ],
                 timeout=float(settings.get("timeout", 10.0)),
+                transport=transport,
             ),
             domains=frozenset(DOMAINS),
             description="Odoo 17 over its external JSON-RPC API (execute_kw)",
             settings_keys=("url", "database", "username"),
             secret_keys=("password",),
+            metered="requests",
         )
     )
 
@@ -288,6 +293,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
             MigrationAdminController,
             QuotaAdminController,
             CacheAdminController,
+            ShieldAdminController,
         ],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,

@@ -42,6 +42,14 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+def default_transport(max_connections: int = 20) -> httpx.AsyncBaseTransport:
+    """httpx's API over aiohttp's connection pool."""
+    limits = httpx.Limits(
+        max_connections=max_connections, max_keepalive_connections=max_connections
+    )
+    return AiohttpTransport(limits=limits, trust_env=False)
+
+
 @dataclass(frozen=True, slots=True)
 class HttpReply:
     status: int
@@ -69,7 +77,7 @@ class HttpEndpoint:
             base_url=base_url,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
             limits=limits,
-            transport=transport or AiohttpTransport(limits=limits, trust_env=False),
+            transport=transport or default_transport(max_connections),
             follow_redirects=False,
         )
         self._deadline = timeout

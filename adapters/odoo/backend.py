@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+import httpx
+
 from adapters.odoo.catalog import CatalogPart
 from adapters.odoo.client import OdooClient
 from adapters.odoo.customers import CustomersPart
@@ -25,9 +27,10 @@ class OdooBackend(CatalogPart, CustomersPart, SalesPart):
         location_codes: Mapping[str, str] | None = None,
         store_location_codes: Iterable[str] = (),
         timeout: float = 10.0,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         super().__init__(
-            OdooClient(url, database, username, password, timeout=timeout),
+            OdooClient(url, database, username, password, timeout=timeout, transport=transport),
             location_codes=dict(location_codes or {}),
             store_location_codes=frozenset(store_location_codes),
         )

@@ -8,6 +8,7 @@ import asyncio
 import itertools
 from typing import Any
 
+import httpx
 import msgspec
 
 from adapters._http import HttpEndpoint
@@ -27,11 +28,14 @@ class OdooClient:
         *,
         timeout: float = 10.0,
         endpoint: HttpEndpoint | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._database = database
         self._username = username
         self._password = password
-        self._endpoint = endpoint or HttpEndpoint(url, backend=NAME, timeout=timeout)
+        self._endpoint = endpoint or HttpEndpoint(
+            url, backend=NAME, timeout=timeout, transport=transport
+        )
         self._uid: int | None = None
         self._lock = asyncio.Lock()
         self._ids = itertools.count(1)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import httpx
+
 from adapters.tryton.catalog import CatalogPart
 from adapters.tryton.client import TrytonClient
 from adapters.tryton.customers import CustomersPart
@@ -23,8 +25,11 @@ class TrytonBackend(CatalogPart, CustomersPart, SalesPart):
         *,
         store_location_codes: Iterable[str] = (),
         timeout: float = 10.0,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        client = TrytonClient(url, database, username, password, timeout=timeout)
+        client = TrytonClient(
+            url, database, username, password, timeout=timeout, transport=transport
+        )
         super().__init__(client, frozenset(store_location_codes))
 
     async def check(self) -> None:

@@ -16,6 +16,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+import httpx
+
 from adapters._http import HttpEndpoint
 from adapters.tryton.errors import NAME, classify
 from contracts.errors import BackendAuthError, BackendUnavailable
@@ -84,11 +86,14 @@ class TrytonClient:
         *,
         timeout: float = 10.0,
         endpoint: HttpEndpoint | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._path = f"/{database}/rpc/"
         self._username = username
         self._password = password
-        self._endpoint = endpoint or HttpEndpoint(url, backend=NAME, timeout=timeout)
+        self._endpoint = endpoint or HttpEndpoint(
+            url, backend=NAME, timeout=timeout, transport=transport
+        )
         self._authorization: str | None = None
         self._context: dict[str, Any] | None = None
         self._login_lock = asyncio.Lock()

@@ -10,9 +10,11 @@ from sqlalchemy import text
 from app.api.deps import ServicesDep
 
 
-class HealthStatus(msgspec.Struct):
+class HealthStatus(msgspec.Struct, omit_defaults=True):
     status: str
     checks: dict[str, str] = msgspec.field(default_factory=dict)
+    # Backend circuit breakers seen by this replica: reported, never a reason to be unready.
+    backends: dict[str, str] = msgspec.field(default_factory=dict)
 
 
 class HealthController(Controller):
@@ -32,9 +34,21 @@ class HealthController(Controller):
             checks["database"] = "ok"
         except Exception as error:  # noqa: BLE001 - any failure means not ready
             checks["database"] = f"unavailable: {type(error).__name__}"
+        if services.redis is not None:
+            try:
+                await services.redis.ping()
+                checks["redis"] = "ok"
+            except Exception as error:  # noqa: BLE001 - any failure means not ready
+                checks["redis"] = f"unavailable: {type(error).__name__}"
+        backends = {}
+        for shield in services.shields.known():
+            state = await shield.state()
+            backends[f"{shield.backend}:{shield.target[:8]}"] = f"breaker {state['breaker']}"
         ready = all(value == "ok" for value in checks.values())
         return Response(
-            content=HealthStatus(status="ok" if ready else "unavailable", checks=checks),
+            content=HealthStatus(
+                status="ok" if ready else "unavailable", checks=checks, backends=backends
+            ),
             status_code=200 if ready else 503,
             media_type=MediaType.JSON,
             headers={"Cache-Control": "no-store"}

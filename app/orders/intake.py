@@ -149,7 +149,9 @@ class OrderIntake:
                 errors=[FieldError("reservation_id", "unknown or expired reservation")],
             )
         unverified: list[str] = []
-        with priority("checkout"):  # validating an order is checkout, never browsing
+        # Validating an order is checkout, never browsing; but a channel is waiting, and an
+        # order is accepted unverified rather than held up by a busy or broken backend.
+        with priority("checkout", patience=1.0):
             customer = await self._resolve_customer(ctx, data, unverified)
             await self._check_skus(ctx, data, unverified)
 

@@ -12,6 +12,7 @@ import msgspec
 
 Priority = Literal["checkout", "browse"]
 _priority: ContextVar[Priority] = ContextVar("shield_priority", default="browse")
+_patience: ContextVar[float | None] = ContextVar("shield_patience", default=None)
 
 
 class ShieldPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -21,13 +22,13 @@ class ShieldPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
     waits at most `browse_wait` seconds for budget, checkout up to `checkout_wait`."""
 
     rate: float = 100.0
-    burst: int = 20
+    burst: int = 50
     concurrency: int = 16
     timeout: float = 10.0
     failures: int = 5
     cooldown: float = 10.0
     reserve: int = 2
-    browse_wait: float = 0.05
+    browse_wait: float = 1.0
     checkout_wait: float = 10.0
 
 
@@ -43,11 +44,18 @@ def current_priority() -> Priority:
     return _priority.get()
 
 
+def current_patience() -> float | None:
+    return _patience.get()
+
+
 @contextlib.contextmanager
-def priority(level: Priority) -> Iterator[None]:
-    """Calls made inside run at `level` (the worker and checkout routes use "checkout")."""
+def priority(level: Priority, *, patience: float | None = None) -> Iterator[None]:
+    """Calls made inside run at `level` (the worker and checkout routes use "checkout"),
+    waiting for budget at most `patience` seconds when given (a channel is waiting)."""
     token = _priority.set(level)
+    patience_token = _patience.set(patience)
     try:
         yield
     finally:
+        _patience.reset(patience_token)
         _priority.reset(token)

@@ -65,5 +65,10 @@ class ShieldedBackend:
     async def check(self) -> None:
         await self._adapter.check()
 
+    async def provision(self) -> None:
+        provision = getattr(self._adapter, "provision", None)
+        if provision is not None:
+            await provision()
+
     async def aclose(self) -> None:
-        return None  # the adapter is shared; the resolver closes it
+        await self._adapter.aclose()

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from redis.exceptions import RedisError
 
-from app.shield.policy import ShieldPolicy, current_priority
+from app.shield.policy import ShieldPolicy, current_patience, current_priority
 from app.shield.store import Grant, MemoryShieldStore, ShieldStore
 from contracts.errors import (
     BackendError,
@@ -28,6 +28,22 @@ log = logging.getLogger("gateway.shield")
 
 class ShieldRefused(BackendOverloaded):
     """The shield did not let the call through (budget, concurrency, breaker, pause)."""
+
+
+class Slot:
+    """A granted call; release it once with its outcome ("ok", "fail" or "neutral") and the
+    pause the backend asked for, if any."""
+
+    def __init__(self, shield: Shield, member: str, probe: bool) -> None:
+        self._shield = shield
+        self._member = member
+        self._probe = probe
+        self._released = False
+
+    async def release(self, outcome: str, pause: float = 0.0) -> None:
+        if not self._released:
+            self._released = True
+            await self._shield._release(self._member, outcome, self._probe, pause)
 
 
 class Shield:
@@ -53,12 +69,13 @@ class Shield:
             "granted_browse": 0,
         }
 
-    async def run(self, call: Callable[[], Awaitable[T]]) -> T:
+    async def acquire(self) -> Slot:
+        """Wait for budget as the current priority allows; ShieldRefused when it runs out."""
         level = current_priority()
         checkout = level == "checkout"
-        deadline = time.monotonic() + (
-            self.policy.checkout_wait if checkout else self.policy.browse_wait
-        )
+        wait = self.policy.checkout_wait if checkout else self.policy.browse_wait
+        patience = current_patience()
+        deadline = time.monotonic() + (wait if patience is None else min(wait, patience))
         member = uuid.uuid4().hex
         while True:
             grant = await self._acquire(checkout, member)
@@ -76,6 +93,11 @@ class Shield:
             await asyncio.sleep(grant.wait)
         self.counts["granted"] += 1
         self.counts[f"granted_{level}"] += 1
+        return Slot(self, member, grant.probe)
+
+    async def run(self, call: Callable[[], Awaitable[T]]) -> T:
+        """One call of an in-process adapter, metered as one request."""
+        slot = await self.acquire()
         outcome, pause = "ok", 0.0
         try:
             async with asyncio.timeout(self.policy.timeout):
@@ -98,7 +120,7 @@ class Shield:
             outcome = "neutral"
             raise
         finally:
-            await self._release(member, outcome, grant.probe, pause)
+            await slot.release(outcome, pause)
 
     async def state(self) -> dict[str, Any]:
         try:

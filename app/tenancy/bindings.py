@@ -16,10 +16,12 @@ from typing import Any, cast
 import msgspec
 from sqlalchemy import select
 
+from adapters._http import default_transport
 from app.crypto import SecretBox
 from app.shield.policy import policy_from
 from app.shield.proxy import ShieldedBackend
 from app.shield.service import ShieldRegistry
+from app.shield.transport import ShieldedTransport
 from app.store.database import Database
 from app.store.models import BackendBinding
 from app.tenancy.registry import DOMAINS, AdapterRegistry, Provisionable
@@ -219,25 +221,29 @@ class BackendResolver:
     async def instance(
         self, adapter: str, settings: dict[str, Any], secrets: dict[str, str]
     ) -> BackendLifecycle:
-        """The shared adapter for one backend configuration, built on first use."""
+        """The shared adapter for one backend configuration, behind that backend's shield,
+        built on first use."""
         fingerprint = hashlib.sha256(
             msgspec.json.encode([adapter, settings, secrets], order="sorted")
         ).hexdigest()
         instance = self._instances.get(fingerprint)
         if instance is None:
-            instance = self._registry.get(adapter).factory(settings, secrets)
+            spec = self._registry.get(adapter)
+            shield = (
+                self._shields.shield(target_of(adapter, settings), adapter, policy_from(settings))
+                if self._shields is not None
+                else None
+            )
+            if shield is not None and spec.metered == "requests":
+                instance = spec.factory(
+                    settings, secrets, ShieldedTransport(default_transport(), shield)
+                )
+            else:
+                instance = spec.factory(settings, secrets, None)
+                if shield is not None:
+                    instance = ShieldedBackend(instance, shield)
             self._instances[fingerprint] = instance
         return instance
-
-    async def shielded(
-        self, adapter: str, settings: dict[str, Any], secrets: dict[str, str]
-    ) -> Any:
-        """The shared adapter behind the shield of its backend (when shields are on)."""
-        instance = await self.instance(adapter, settings, secrets)
-        if self._shields is None:
-            return instance
-        shield = self._shields.shield(target_of(adapter, settings), adapter, policy_from(settings))
-        return ShieldedBackend(instance, shield)
 
     async def provision(
         self, adapter: str, settings: dict[str, Any], secrets: dict[str, str]
@@ -253,7 +259,7 @@ class BackendResolver:
             raise NoBinding(f"tenant {tenant_id} has no backend for {', '.join(missing)}")
         live: dict[str, Any] = {}
         for domain, (view, secrets) in bindings.items():
-            live[domain] = await self.shielded(view.adapter, view.settings, secrets)
+            live[domain] = await self.instance(view.adapter, view.settings, secrets)
         return TenantBackends(
             catalog=cast(CatalogBackend, live["catalog"]),
             inventory=cast(InventoryBackend, live["inventory"]),

@@ -58,7 +58,7 @@ async def check_candidate(
     if not set(domains) <= spec.domains:
         raise InvalidRequest(f"adapter {adapter} serves only {', '.join(sorted(spec.domains))}")
     try:
-        candidate = spec.factory(settings, secrets)
+        candidate = spec.factory(settings, secrets, None)
     except (KeyError, ValueError, TypeError) as error:
         raise InvalidRequest(f"settings rejected by adapter {adapter}: {error}") from None
     try:

@@ -11,7 +11,9 @@ from contracts.ports import BackendLifecycle
 
 DOMAINS: tuple[str, ...] = ("catalog", "inventory", "orders", "customers")
 
-AdapterFactory = Callable[[Mapping[str, Any], Mapping[str, str]], BackendLifecycle]
+# (settings, secrets, transport): adapters speaking HTTP send every request through the given
+# httpx transport (the composition passes the backend's shield); in-process ones ignore it.
+AdapterFactory = Callable[[Mapping[str, Any], Mapping[str, str], Any], BackendLifecycle]
 
 
 @runtime_checkable
@@ -29,6 +31,8 @@ class AdapterSpec:
     description: str
     settings_keys: tuple[str, ...] = ()
     secret_keys: tuple[str, ...] = ()
+    # "requests": shielded per HTTP request through the transport; "calls": per port call.
+    metered: str = "calls"
 
 
 class UnknownAdapter(LookupError):

@@ -114,7 +114,7 @@ class ShadowReads:
                 secrets = self._bindings.decrypt_secrets(
                     migration.tenant_id, migration.secrets_encrypted
                 )
-                candidate = await self._backends.shielded(
+                candidate = await self._backends.instance(
                     migration.adapter, migration.settings, secrets
                 )
                 async with asyncio.timeout(self._timeout):

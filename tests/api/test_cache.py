@@ -149,7 +149,9 @@ async def test_the_fast_path_honours_scopes_and_conditional_requests(gateway: Ga
     hit = await gateway.http.get(path, headers=await gateway.headers(client))
     assert hit.headers["cache-status"] == "retail-gateway; hit"
     assert hit.headers["ratelimit"] and hit.headers["x-correlation-id"]
-    conditional = await gateway.http.get(path, headers={**await gateway.headers(client), "If-None-Match": first.headers["etag"]})
+    conditional = await gateway.http.get(
+        path, headers={**await gateway.headers(client), "If-None-Match": first.headers["etag"]}
+    )
     assert conditional.status_code == 304 and conditional.content == b""
     narrow, _ = await gateway.add_client(f"{tenant}-orders-only", tenant, scopes=["orders:read"])
     refused = await gateway.http.get(path, headers=await gateway.headers(narrow))

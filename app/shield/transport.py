@@ -1,0 +1,73 @@
+"""The shield as an httpx transport: every HTTP request an adapter sends to its backend takes a
+slot first, so the backend's budget is counted in requests, which is what the backend's own
+quota counts (one adapter method may send several). The adapter keeps its httpx API and never
+knows. A slot is released when the response body is closed, so the concurrency cap covers the
+whole exchange; 429 and 5xx count as failures, and a Retry-After pauses every replica."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import httpx
+
+from adapters._http import parse_retry_after
+from app.shield.service import Shield, Slot
+
+
+class _ReleasingStream(httpx.AsyncByteStream):
+    def __init__(
+        self, inner: httpx.AsyncByteStream, slot: Slot, outcome: str, pause: float
+    ) -> None:
+        self._inner = inner
+        self._slot = slot
+        self._outcome = outcome
+        self._pause = pause
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._inner:
+                yield chunk
+        except BaseException:
+            self._outcome = "fail"
+            raise
+
+    async def aclose(self) -> None:
+        try:
+            await self._inner.aclose()
+        finally:
+            await self._slot.release(self._outcome, self._pause)
+
+
+class ShieldedTransport(httpx.AsyncBaseTransport):
+    def __init__(self, inner: httpx.AsyncBaseTransport, shield: Shield) -> None:
+        self._inner = inner
+        self.shield = shield
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        slot = await self.shield.acquire()
+        try:
+            async with asyncio.timeout(self.shield.policy.timeout):
+                response = await self._inner.handle_async_request(request)
+        except BaseException:
+            await slot.release("fail")
+            raise
+        status = response.status_code
+        failed = status == 429 or status >= 500
+        pause = (
+            parse_retry_after(response.headers.get("retry-after")) or 0.0
+            if status in (429, 503)
+            else 0.0
+        )
+        stream = response.stream
+        assert isinstance(stream, httpx.AsyncByteStream)
+        return httpx.Response(
+            status_code=status,
+            headers=response.headers,
+            stream=_ReleasingStream(stream, slot, "fail" if failed else "ok", pause),
+            extensions=response.extensions,
+            request=request,
+        )
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
