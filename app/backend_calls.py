@@ -14,6 +14,7 @@ from typing import TypeVar
 
 from app.correlation import current_correlation_id
 from app.problems import BackendUnavailableError, Unprocessable
+from app.shield.policy import operation
 from app.telemetry import tracer
 from contracts.errors import (
     BackendError,
@@ -28,16 +29,17 @@ log = logging.getLogger("gateway.backend")
 DEFAULT_TIMEOUT = 10.0
 
 
-async def call_backend(
-    operation: Awaitable[T], *, backend: str, within: float = DEFAULT_TIMEOUT
-) -> T:
+async def call_backend(call: Awaitable[T], *, backend: str, within: float = DEFAULT_TIMEOUT) -> T:
     try:
-        with tracer.start_as_current_span(
-            "backend.call",
-            attributes={"backend": backend, "correlation_id": current_correlation_id()},
+        with (
+            operation(),
+            tracer.start_as_current_span(
+                "backend.call",
+                attributes={"backend": backend, "correlation_id": current_correlation_id()},
+            ),
         ):
             async with asyncio.timeout(within):
-                return await operation
+                return await call
     except TimeoutError:
         log.warning("backend call timed out", extra={"backend": backend})
         raise BackendUnavailableError(

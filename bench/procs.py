@@ -93,14 +93,22 @@ class Stack:
         return proc
 
     def gateway(
-        self, name: str, database_url: str, *, workers: int = 2, env: dict[str, str] | None = None
+        self,
+        name: str,
+        database_url: str,
+        *,
+        workers: int = 2,
+        env: dict[str, str] | None = None,
+        var: str | None = None,
     ) -> Proc:
+        """`var` shares one var/ directory between gateways (one demo tenant, one set of
+        credentials)."""
         port = free_port()
-        var = self.workdir / f"var-{name}"
+        var_dir = self.workdir / f"var-{var or name}"
         settings = {
             "DATABASE_URL": database_url,
             "REDIS_URL": REDIS_URL,
-            "GATEWAY_VAR_DIR": str(var),
+            "GATEWAY_VAR_DIR": str(var_dir),
             "GATEWAY_SECRET_KEY": SECRET_KEY,
             "GATEWAY_DEMO": "1",
             "GATEWAY_EMBEDDED_WORKER": "0",
@@ -216,8 +224,10 @@ def wait_http(proc: Proc, url: str, timeout: float = 120.0) -> None:
     raise RuntimeError(f"{proc.name} did not answer {url}")
 
 
-def demo_token(gateway: Proc, stack: Stack) -> str:
-    creds = json.loads((stack.workdir / f"var-{gateway.name}" / "demo-client.json").read_text())
+def demo_token(gateway: Proc, stack: Stack, var: str | None = None) -> str:
+    creds = json.loads(
+        (stack.workdir / f"var-{var or gateway.name}" / "demo-client.json").read_text()
+    )
     response = httpx.post(
         f"{gateway.url}/oauth/token",
         data={"grant_type": "client_credentials"},
@@ -227,8 +237,10 @@ def demo_token(gateway: Proc, stack: Stack) -> str:
     return str(response.json()["access_token"])
 
 
-def operator_headers(gateway: Proc, stack: Stack) -> dict[str, str]:
-    creds = json.loads((stack.workdir / f"var-{gateway.name}" / "demo-admin.json").read_text())
+def operator_headers(gateway: Proc, stack: Stack, var: str | None = None) -> dict[str, str]:
+    creds = json.loads(
+        (stack.workdir / f"var-{var or gateway.name}" / "demo-admin.json").read_text()
+    )
     response = httpx.post(
         f"{gateway.url}/oauth/token",
         data={"grant_type": "client_credentials"},
@@ -238,9 +250,16 @@ def operator_headers(gateway: Proc, stack: Stack) -> dict[str, str]:
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
-def odoo_tenant(gateway: Proc, stack: Stack, simulator: Proc, tenant: str) -> str:
+def odoo_tenant(
+    gateway: Proc,
+    stack: Stack,
+    simulator: Proc,
+    tenant: str,
+    shield: dict[str, Any] | None = None,
+    var: str | None = None,
+) -> str:
     """A tenant bound to the simulator, with a channel client; returns its access token."""
-    admin = operator_headers(gateway, stack)
+    admin = operator_headers(gateway, stack, var)
     with httpx.Client(base_url=gateway.url, headers=admin, timeout=30) as client:
         client.post("/admin/tenants", json={"id": tenant, "name": tenant}).raise_for_status()
         client.put(
@@ -253,6 +272,7 @@ def odoo_tenant(gateway: Proc, stack: Stack, simulator: Proc, tenant: str) -> st
                     "username": "admin",
                     "location_codes": {"STAMS": "ST-AMS", "STUTR": "ST-UTR"},
                     "store_location_codes": ["ST-AMS", "ST-UTR"],
+                    **({"shield": shield} if shield else {}),
                 },
                 "secrets": {"password": "admin"},
             },

@@ -33,7 +33,7 @@ from app.orders.events import record_note, record_transition
 from app.orders.handover import find_elsewhere, is_switching
 from app.publicids import CUSTOMER, key_of, public_id
 from app.settings import WorkerSettings
-from app.shield.policy import priority
+from app.shield.policy import operation, priority
 from app.store.database import Database
 from app.store.models import OrderRow, OutboxEntry
 from app.store.types import utcnow
@@ -152,6 +152,10 @@ class OutboxWorker:
         return [Claim(*row) for row in rows]
 
     async def deliver(self, claim: Claim) -> None:
+        with operation():
+            await self._deliver(claim)
+
+    async def _deliver(self, claim: Claim) -> None:
         set_correlation_id(claim.correlation_id)
         async with self._db.session(claim.tenant_id) as session:
             order = await session.scalar(select(OrderRow).where(OrderRow.id == claim.order_id))

@@ -40,6 +40,32 @@ def policy_from(settings: dict[str, Any]) -> ShieldPolicy:
     return msgspec.convert(raw, ShieldPolicy) if isinstance(raw, dict) else DEFAULT_POLICY
 
 
+# The backends this operation (one adapter call by the gateway, with the several requests it may
+# send) has already been granted a request to.
+_started: ContextVar[frozenset[str] | None] = ContextVar("shield_started", default=None)
+
+
+@contextlib.contextmanager
+def operation() -> Iterator[None]:
+    """One logical backend operation: its later requests finish what its first one began."""
+    token = _started.set(frozenset())
+    try:
+        yield
+    finally:
+        _started.reset(token)
+
+
+def started(target: str) -> bool:
+    current = _started.get()
+    return current is not None and target in current
+
+
+def mark_started(target: str) -> None:
+    current = _started.get()
+    if current is not None:
+        _started.set(current | {target})
+
+
 def current_priority() -> Priority:
     return _priority.get()
 

@@ -12,7 +12,13 @@ from typing import Any, TypeVar
 
 from redis.exceptions import RedisError
 
-from app.shield.policy import ShieldPolicy, current_patience, current_priority
+from app.shield.policy import (
+    ShieldPolicy,
+    current_patience,
+    current_priority,
+    mark_started,
+    started,
+)
 from app.shield.store import Grant, MemoryShieldStore, ShieldStore
 from contracts.errors import (
     BackendError,
@@ -23,6 +29,7 @@ from contracts.errors import (
 )
 
 T = TypeVar("T")
+
 log = logging.getLogger("gateway.shield")
 
 
@@ -73,16 +80,24 @@ class Shield:
         """Wait for budget as the current priority allows; ShieldRefused when it runs out."""
         level = current_priority()
         checkout = level == "checkout"
-        wait = self.policy.checkout_wait if checkout else self.policy.browse_wait
+        begun = started(self.target)
+        # The next request of an operation already under way finishes it rather than waste
+        # the budget its first requests spent; it waits for budget, never for a broken or
+        # paused backend.
+        mode = "checkout" if checkout else "continue" if begun else "browse"
+        wait = (
+            self.policy.checkout_wait if checkout else self.policy.browse_wait * (4 if begun else 1)
+        )
         patience = current_patience()
         deadline = time.monotonic() + (wait if patience is None else min(wait, patience))
         member = uuid.uuid4().hex
         while True:
-            grant = await self._acquire(checkout, member)
+            grant = await self._acquire(mode, member)
             if grant.granted:
                 break
             left = deadline - time.monotonic()
-            if grant.wait > left:
+            hopeless = mode == "continue" and grant.reason in ("open", "paused")
+            if hopeless or grant.wait > left:
                 self.counts[f"refused_{level}"] += 1
                 raise ShieldRefused(
                     f"{self.backend} shield: {grant.reason}",
@@ -93,6 +108,8 @@ class Shield:
             await asyncio.sleep(grant.wait)
         self.counts["granted"] += 1
         self.counts[f"granted_{level}"] += 1
+        if not begun:
+            mark_started(self.target)
         return Slot(self, member, grant.probe)
 
     async def run(self, call: Callable[[], Awaitable[T]]) -> T:
@@ -136,10 +153,10 @@ class Shield:
             "counts": dict(self.counts),
         }
 
-    async def _acquire(self, checkout: bool, member: str) -> Grant:
+    async def _acquire(self, mode: str, member: str) -> Grant:
         if time.monotonic() >= self._store_down_until:
             try:
-                return await self._store.acquire(self.target, self.policy, checkout, member)
+                return await self._store.acquire(self.target, self.policy, mode, member)
             except (RedisError, OSError) as error:
                 self._store_down_until = time.monotonic() + 5.0
                 log.warning(
@@ -147,7 +164,7 @@ class Shield:
                     self.backend,
                     extra={"error": str(error)},
                 )
-        return await self._fallback.acquire(self.target, self.policy, checkout, member)
+        return await self._fallback.acquire(self.target, self.policy, mode, member)
 
     async def _release(self, member: str, outcome: str, probe: bool, pause: float) -> None:
         store = self._store if time.monotonic() >= self._store_down_until else self._fallback

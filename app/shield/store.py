@@ -10,7 +10,6 @@ a row, one probe at a time after the cool-down).
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -20,20 +19,23 @@ from redis.asyncio import Redis
 from app.shield.policy import ShieldPolicy
 
 # KEYS: bucket, inflight, pause, want, breaker
-# ARGV: rate, burst, reserve, checkout(1/0), cap, lease_ms, member
+# ARGV: rate, burst, reserve, mode, cap, lease_ms, member. Modes: "checkout" may take every
+# token and, when refused, makes browsing yield for a moment; "continue" (the next request of
+# an operation already under way) leaves one token for checkout; "browse" leaves `reserve` tokens and
+# yields while checkout waits.
 _ACQUIRE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local rate, burst, reserve = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local checkout = ARGV[4] == '1'
+local mode = ARGV[4]
 local cap, lease, member = tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7]
 local function refuse(reason, wait)
-  if checkout and reason ~= 'open' then redis.call('SET', KEYS[4], '1', 'PX', 1000) end
+  if mode == 'checkout' and reason == 'rate' then redis.call('SET', KEYS[4], '1', 'PX', 300) end
   return {0, reason, math.max(1, math.floor(wait)), 0}
 end
 local paused = redis.call('PTTL', KEYS[3])
 if paused > 0 then return refuse('paused', paused) end
-if not checkout and redis.call('EXISTS', KEYS[4]) == 1 then return {0, 'yield', 50, 0} end
+if mode == 'browse' and redis.call('EXISTS', KEYS[4]) == 1 then return {0, 'yield', 20, 0} end
 local probe = 0
 if redis.call('HGET', KEYS[5], 'state') == 'open' then
   local reopen = tonumber(redis.call('HGET', KEYS[5], 'until') or '0')
@@ -48,10 +50,12 @@ local tokens = tonumber(redis.call('HGET', KEYS[1], 'tokens') or burst)
 local ts = tonumber(redis.call('HGET', KEYS[1], 'ts') or now)
 tokens = math.min(burst, tokens + (now - ts) * rate / 1000)
 local floor = 0
-if not checkout then floor = reserve end
+if mode == 'browse' then floor = reserve elseif mode == 'continue' then floor = math.min(1, reserve) end
 if tokens - 1 < floor then
   redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', now)
-  return refuse('rate', (floor + 1 - tokens) * 1000 / rate)
+  -- Try again when the next token arrives: waiting for a full refill would let the bucket
+  -- overflow while every waiter sleeps, and the budget would go unused.
+  return refuse('rate', math.min((floor + 1 - tokens) * 1000 / rate, 1000 / rate))
 end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens - 1), 'ts', now)
 redis.call('PEXPIRE', KEYS[1], 600000)
@@ -91,9 +95,7 @@ class Grant:
 
 
 class ShieldStore(Protocol):
-    async def acquire(
-        self, target: str, policy: ShieldPolicy, checkout: bool, member: str
-    ) -> Grant: ...
+    async def acquire(self, target: str, policy: ShieldPolicy, mode: str, member: str) -> Grant: ...
 
     async def release(
         self,
@@ -120,9 +122,7 @@ class RedisShieldStore:
         self._acquire = redis.register_script(_ACQUIRE)
         self._release = redis.register_script(_RELEASE)
 
-    async def acquire(
-        self, target: str, policy: ShieldPolicy, checkout: bool, member: str
-    ) -> Grant:
+    async def acquire(self, target: str, policy: ShieldPolicy, mode: str, member: str) -> Grant:
         lease = int((policy.timeout + 5) * 1000)
         granted, reason, wait, probe = await self._acquire(
             keys=_keys(target),
@@ -130,7 +130,7 @@ class RedisShieldStore:
                 policy.rate,
                 policy.burst,
                 policy.reserve,
-                1 if checkout else 0,
+                mode,
                 policy.concurrency,
                 lease,
                 member,
@@ -202,20 +202,20 @@ class MemoryShieldStore:
         self._targets: dict[str, _Local] = {}
 
     async def acquire(  # noqa: PLR0911 - one return per rule, as in the Redis script
-        self, target: str, policy: ShieldPolicy, checkout: bool, member: str
+        self, target: str, policy: ShieldPolicy, mode: str, member: str
     ) -> Grant:
         s = self._targets.setdefault(target, _Local())
         now = time.monotonic()
 
         def refuse(reason: str, wait: float) -> Grant:
-            if checkout and reason != "open":
-                s.wanted_until = now + 1.0
+            if mode == "checkout" and reason == "rate":
+                s.wanted_until = now + 0.3
             return Grant(False, reason, max(0.001, wait), False)
 
         if s.paused_until > now:
             return refuse("paused", s.paused_until - now)
-        if not checkout and s.wanted_until > now:
-            return Grant(False, "yield", 0.05, False)
+        if mode == "browse" and s.wanted_until > now:
+            return Grant(False, "yield", 0.02, False)
         probe = False
         if s.state == "open":
             if now < s.reopen_at:
@@ -230,11 +230,17 @@ class MemoryShieldStore:
             tokens = float(policy.burst)
         else:
             tokens = min(float(policy.burst), s.tokens + (now - s.stamp) * policy.rate)
-        floor = 0 if checkout else policy.reserve
+        floor = (
+            policy.reserve
+            if mode == "browse"
+            else min(1, policy.reserve)
+            if mode == "continue"
+            else 0
+        )
         s.stamp = now
         if tokens - 1 < floor:
             s.tokens = tokens
-            return refuse("rate", math.ceil((floor + 1 - tokens) * 1000 / policy.rate) / 1000)
+            return refuse("rate", min((floor + 1 - tokens) / policy.rate, 1 / policy.rate))
         s.tokens = tokens - 1
         s.inflight[member] = now + policy.timeout + 5
         if probe:

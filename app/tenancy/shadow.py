@@ -19,6 +19,7 @@ import msgspec
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from app.shield.policy import operation
 from app.store.database import Database
 from app.store.models import MigrationDifference, MigrationTally
 from app.tenancy.bindings import BackendResolver, BindingStore
@@ -117,8 +118,9 @@ class ShadowReads:
                 candidate = await self._backends.instance(
                     migration.adapter, migration.settings, secrets
                 )
-                async with asyncio.timeout(self._timeout):
-                    answers = await read(candidate)
+                with operation():
+                    async with asyncio.timeout(self._timeout):
+                        answers = await read(candidate)
             except (BackendError, TimeoutError, OSError) as error:
                 log.info(
                     "shadow read failed",

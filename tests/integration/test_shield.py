@@ -94,8 +94,8 @@ async def test_the_backend_sees_no_more_than_its_budget_and_checkout_gets_throug
         first, second, odoo, {"rate": rate, "burst": burst, "concurrency": 8, "reserve": 2}
     )
     await odoo.control("POST", "reset")
-    orders = [await _order(gw, client, i % 5) for i, gw in enumerate((first, second) * 4)]
     started = time.monotonic()
+    orders = [await _order(gw, client, i % 5) for i, gw in enumerate((first, second) * 4)]
     outcomes: list[int] = []
 
     async def browse(gw: Gateway, offset: int) -> None:

@@ -26,7 +26,9 @@ POLICY = ShieldPolicy(
 
 
 async def _grant(store: MemoryShieldStore, checkout: bool, policy: ShieldPolicy = POLICY) -> str:
-    grant = await store.acquire("t", policy, checkout, str(id(object())))
+    grant = await store.acquire(
+        "t", policy, "checkout" if checkout else "browse", str(id(object()))
+    )
     return "ok" if grant.granted else grant.reason
 
 
@@ -45,14 +47,16 @@ async def test_while_checkout_waits_browsing_yields_entirely() -> None:
     await asyncio.sleep(0.01)  # tokens came back...
     assert await _grant(store, checkout=False, policy=policy) == "yield"  # ...but not for browsing
     assert await _grant(store, checkout=True, policy=policy) == "ok"
+    # An operation already under way finishes: its next request is not made to yield.
+    assert (await store.acquire("t", policy, "continue", "next")).reason in {"ok", "rate"}
 
 
 async def test_the_concurrency_cap_counts_calls_in_flight() -> None:
     store = MemoryShieldStore()
     policy = ShieldPolicy(rate=1000, burst=100, concurrency=2, reserve=0)
-    first = await store.acquire("t", policy, True, "a")
-    second = await store.acquire("t", policy, True, "b")
-    third = await store.acquire("t", policy, True, "c")
+    first = await store.acquire("t", policy, "checkout", "a")
+    second = await store.acquire("t", policy, "checkout", "b")
+    third = await store.acquire("t", policy, "checkout", "c")
     assert (first.granted, second.granted, third.granted, third.reason) == (
         True,
         True,
@@ -60,35 +64,37 @@ async def test_the_concurrency_cap_counts_calls_in_flight() -> None:
         "busy",
     )
     await store.release("t", policy, "a", outcome="ok", probe=False, pause=0)
-    assert (await store.acquire("t", policy, True, "c")).granted
+    assert (await store.acquire("t", policy, "checkout", "c")).granted
 
 
 async def test_the_breaker_opens_probes_once_and_closes() -> None:
     store = MemoryShieldStore()
     policy = ShieldPolicy(rate=1000, burst=100, concurrency=10, failures=3, cooldown=0.2, reserve=0)
     for name in "abc":
-        await store.acquire("t", policy, True, name)
+        await store.acquire("t", policy, "checkout", name)
         await store.release("t", policy, name, outcome="fail", probe=False, pause=0)
     assert (await store.state("t"))["breaker"] == "open"
-    assert (await store.acquire("t", policy, True, "d")).reason == "open"
+    assert (await store.acquire("t", policy, "checkout", "d")).reason == "open"
     await asyncio.sleep(0.25)
-    probe = await store.acquire("t", policy, True, "probe")
+    probe = await store.acquire("t", policy, "checkout", "probe")
     assert probe.granted and probe.probe
-    assert (await store.acquire("t", policy, True, "e")).reason == "open"  # one probe at a time
+    assert (
+        await store.acquire("t", policy, "checkout", "e")
+    ).reason == "open"  # one probe at a time
     await store.release("t", policy, "probe", outcome="ok", probe=True, pause=0)
     assert (await store.state("t"))["breaker"] == "closed"
-    assert (await store.acquire("t", policy, True, "f")).granted
+    assert (await store.acquire("t", policy, "checkout", "f")).granted
 
 
 async def test_a_failed_probe_reopens_the_breaker() -> None:
     store = MemoryShieldStore()
     policy = ShieldPolicy(rate=1000, burst=100, concurrency=10, failures=1, cooldown=0.1, reserve=0)
-    await store.acquire("t", policy, True, "a")
+    await store.acquire("t", policy, "checkout", "a")
     await store.release("t", policy, "a", outcome="fail", probe=False, pause=0)
     await asyncio.sleep(0.12)
-    probe = await store.acquire("t", policy, True, "p")
+    await store.acquire("t", policy, "checkout", "p")
     await store.release("t", policy, "p", outcome="fail", probe=True, pause=0)
-    assert (await store.acquire("t", policy, True, "b")).reason == "open"
+    assert (await store.acquire("t", policy, "checkout", "b")).reason == "open"
 
 
 async def test_a_backend_retry_after_pauses_everyone() -> None:
