@@ -21,8 +21,8 @@ from app.shield.policy import ShieldPolicy
 # KEYS: bucket, inflight, pause, want, breaker
 # ARGV: rate, burst, reserve, mode, cap, lease_ms, member. Modes: "checkout" may take every
 # token and, when refused, makes browsing yield for a moment; "continue" (the next request of
-# an operation already under way) leaves one token for checkout; "browse" leaves `reserve` tokens and
-# yields while checkout waits.
+# an operation already under way) leaves one token for checkout; "browse" leaves `reserve`
+# tokens and yields while checkout waits.
 _ACQUIRE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -50,7 +50,8 @@ local tokens = tonumber(redis.call('HGET', KEYS[1], 'tokens') or burst)
 local ts = tonumber(redis.call('HGET', KEYS[1], 'ts') or now)
 tokens = math.min(burst, tokens + (now - ts) * rate / 1000)
 local floor = 0
-if mode == 'browse' then floor = reserve elseif mode == 'continue' then floor = math.min(1, reserve) end
+if mode == 'browse' then floor = reserve end
+if mode == 'continue' then floor = math.min(1, reserve) end
 if tokens - 1 < floor then
   redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', now)
   -- Try again when the next token arrives: waiting for a full refill would let the bucket
