@@ -20,6 +20,7 @@ from adapters.sandbox import SandboxBackend
 from adapters.tryton import TrytonBackend
 from app.api.admin.bindings import BindingAdminController
 from app.api.admin.cache import CacheAdminController
+from app.api.admin.dead_letters import DeadLetterAdminController
 from app.api.admin.migrations import MigrationAdminController
 from app.api.admin.quotas import QuotaAdminController
 from app.api.admin.shields import ShieldAdminController
@@ -45,6 +46,8 @@ from app.crypto import SecretBox, load_or_create_master_key
 from app.customers.service import CustomerService
 from app.idempotency import IdempotencyStore
 from app.inventory.levels import InventoryService
+from app.orders.cancel import OrderCancellation
+from app.orders.dead_letters import DeadLetters
 from app.orders.intake import OrderIntake
 from app.orders.queries import OrderQueries
 from app.orders.worker import OutboxWorker
@@ -208,6 +211,8 @@ def build_services(settings: Settings) -> Services:
         intake=OrderIntake(db, catalog, customers, idempotency, on_accepted=worker.wake),
         orders=OrderQueries(db, cursors),
         worker=worker,
+        cancellation=OrderCancellation(db),
+        dead_letters=DeadLetters(db),
         migrations=migrations,
         shadow=shadow,
         quotas=QuotaService(db, quota_store, settings.quota_defaults),
@@ -294,6 +299,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
             QuotaAdminController,
             CacheAdminController,
             ShieldAdminController,
+            DeadLetterAdminController,
         ],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,

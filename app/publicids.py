@@ -19,7 +19,7 @@ def public_id(prefix: str, key: str) -> str:
 def key_of(prefix: str, value: str) -> str | None:
     """The business key inside one of our ids, or None when it is not one."""
     head, sep, tail = value.partition("_")
-    if head != prefix or not sep or not tail or len(tail) > 200:
+    if head != prefix or not sep or not tail or len(tail) > 700:
         return None
     try:
         raw = b64url_decode(tail)

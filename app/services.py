@@ -15,6 +15,8 @@ from app.crypto import SecretBox
 from app.customers.service import CustomerService
 from app.idempotency import IdempotencyStore
 from app.inventory.levels import InventoryService
+from app.orders.cancel import OrderCancellation
+from app.orders.dead_letters import DeadLetters
 from app.orders.intake import OrderIntake
 from app.orders.queries import OrderQueries
 from app.orders.worker import OutboxWorker
@@ -50,6 +52,8 @@ class Services:
     intake: OrderIntake
     orders: OrderQueries
     worker: OutboxWorker
+    cancellation: OrderCancellation
+    dead_letters: DeadLetters
     migrations: MigrationService
     shadow: ShadowReads
     quotas: QuotaService

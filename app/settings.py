@@ -57,6 +57,8 @@ class WorkerSettings:
     max_attempts: int = 12
     backoff_base: float = 1.0
     backoff_max: float = 300.0
+    # How often backends' feeds of order changes are read (seconds).
+    feed_interval: float = 5.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -157,3 +157,15 @@ class SaleReceipt(msgspec.Struct, kw_only=True):
     status: OrderStatus
     external_ids: dict[str, str]
     created: bool = True
+
+
+class SaleUpdate(msgspec.Struct, kw_only=True):
+    """A change the backend made to a sale (allocated, shipped, invoiced, cancelled...), in the
+    order the backend made them. `changed_at` orders updates of one sale; duplicates and late
+    arrivals are the gateway's to ignore."""
+
+    reference: str
+    backend_reference: str
+    status: OrderStatus
+    changed_at: datetime
+    detail: dict[str, str] = msgspec.field(default_factory=dict)

@@ -20,6 +20,7 @@ from contracts.backend import (
     RecordPage,
     SaleReceipt,
     SaleRequest,
+    SaleUpdate,
     StockQuery,
     StockRecord,
 )
@@ -50,6 +51,16 @@ class OrdersBackend(Protocol):
         ...
 
     async def get_order(self, reference: str) -> SaleReceipt | None: ...
+
+    async def cancel_order(self, reference: str) -> SaleReceipt | None:
+        """Cancel a posted sale; None when there is no sale with that reference. A sale past the
+        point of cancelling (shipped) is a BusinessRejection. Cancelling twice is harmless."""
+        ...
+
+    async def order_updates(self, cursor: str | None, limit: int) -> RecordPage[SaleUpdate]:
+        """Sales changed after `cursor` (the backend's own position, opaque), oldest first; the
+        page's `next_cursor` is where to resume, also on the last page (None: nothing yet)."""
+        ...
 
 
 @runtime_checkable

@@ -9,8 +9,8 @@ from typing import Any
 
 from adapters.odoo.base import ALL, OdooBase
 from adapters.odoo.errors import NAME
-from adapters.odoo.mapping import FORMAT, SALE_STATES, partner_address_values
-from contracts.backend import SaleReceipt, SaleRequest
+from adapters.odoo.mapping import FORMAT, SALE_STATES, partner_address_values, when
+from contracts.backend import RecordPage, SaleReceipt, SaleRequest, SaleUpdate
 from contracts.errors import BackendError, BusinessRejection
 from contracts.v1 import Address
 
@@ -86,6 +86,53 @@ class SalesPart(OdooBase):
     async def get_order(self, reference: str) -> SaleReceipt | None:
         found = await self._orders(reference)
         return self._receipt(found[0], created=False) if found else None
+
+    async def cancel_order(self, reference: str) -> SaleReceipt | None:
+        found = await self._orders(reference)
+        if not found:
+            return None
+        if found[0]["state"] != "cancel":
+            await self._client.execute(
+                "sale.order", "action_cancel", [found[0]["id"]], context=NO_WIZARD
+            )
+        [fresh] = await self._read(
+            "sale.order", [["id", "=", found[0]["id"]]], ORDER_FIELDS, limit=1
+        )
+        return self._receipt(fresh, created=False)
+
+    async def order_updates(self, cursor: str | None, limit: int) -> RecordPage[SaleUpdate]:
+        """Orders carrying one of our references, by write date (then id), after `cursor`."""
+        domain: list[Any] = [["client_order_ref", "=like", "ord_%"]]
+        if cursor:
+            stamp, _, last_id = cursor.partition("|")
+            domain += [
+                "|",
+                ["write_date", ">", stamp],
+                "&",
+                ["write_date", "=", stamp],
+                ["id", ">", int(last_id)],
+            ]
+        rows = await self._read(
+            "sale.order",
+            domain,
+            [*ORDER_FIELDS, "write_date"],
+            limit=limit,
+            order="write_date asc, id asc",
+        )
+        updates = [
+            SaleUpdate(
+                reference=row["client_order_ref"],
+                backend_reference=row.get("name") or f"sale-{row['id']}",
+                status=SALE_STATES.get(row["state"], "submitted"),
+                changed_at=when(row.get("write_date")),
+                detail={"state": row["state"]},
+            )
+            for row in rows
+        ]
+        last = rows[-1] if rows else None
+        return RecordPage(
+            items=updates, next_cursor=f"{last['write_date']}|{last['id']}" if last else cursor
+        )
 
     async def _advance(self, order: dict[str, Any], *, created: bool) -> SaleReceipt:
         if order["state"] in ("draft", "sent"):

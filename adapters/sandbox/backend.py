@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters._demo import demo_dataset
 from adapters.sandbox import tables
+from adapters.sandbox.sales import SalesPart
 from adapters.sandbox.seed import seed_dataset
 from contracts.backend import (
     CustomerChanges,
@@ -30,12 +31,10 @@ from contracts.backend import (
     ProductQuery,
     ProductRecord,
     RecordPage,
-    SaleReceipt,
-    SaleRequest,
     StockQuery,
     StockRecord,
 )
-from contracts.errors import BackendUnavailable, BusinessRejection
+from contracts.errors import BackendUnavailable
 from contracts.v1 import Address, Money, Variant
 
 NAME = "sandbox"
@@ -45,7 +44,7 @@ def _address(data: dict[str, Any]) -> Address:
     return msgspec.convert({k: v for k, v in data.items() if v is not None}, Address)
 
 
-class SandboxBackend:
+class SandboxBackend(SalesPart):
     """All four domains of one sandbox data set. `write_engine` is the same database as
     `engine`, configured for writes (the composition root decides how)."""
 
@@ -56,6 +55,7 @@ class SandboxBackend:
         self._write_engine = write_engine
         self._dataset = dataset
         self._provision_lock = asyncio.Lock()
+        self._schema_ready = False
 
     # -- lifecycle -------------------------------------------------------------------------
     async def check(self) -> None:
@@ -68,19 +68,26 @@ class SandboxBackend:
     async def aclose(self) -> None:
         return None
 
+    async def _ensure_schema(self) -> None:
+        """The sandbox's tables exist (a database from an older version may lack new ones)."""
+        if not self._schema_ready:
+            async with self._provision_lock:
+                if not self._schema_ready:
+                    async with self._write_engine.begin() as conn:
+                        await conn.run_sync(tables.metadata.create_all, checkfirst=True)
+                    self._schema_ready = True
+
     async def provision(self) -> None:
         """Create the sandbox tables and seed this data set, once."""
-        async with self._provision_lock:
-            async with self._write_engine.begin() as conn:
-                await conn.run_sync(tables.metadata.create_all, checkfirst=True)
-            async with self._write_engine.begin() as conn:
-                seeded = await conn.scalar(
-                    select(func.count())
-                    .select_from(tables.locations)
-                    .where(tables.locations.c.dataset == self._dataset)
-                )
-                if not seeded:
-                    await seed_dataset(conn, self._dataset, demo_dataset())
+        await self._ensure_schema()
+        async with self._provision_lock, self._write_engine.begin() as conn:
+            seeded = await conn.scalar(
+                select(func.count())
+                .select_from(tables.locations)
+                .where(tables.locations.c.dataset == self._dataset)
+            )
+            if not seeded:
+                await seed_dataset(conn, self._dataset, demo_dataset())
 
     # -- catalog ---------------------------------------------------------------------------
     async def list_products(self, query: ProductQuery) -> RecordPage[ProductRecord]:
@@ -306,132 +313,4 @@ class SandboxBackend:
             external_ids={NAME: str(row["id"])},
             created_at=row["created_at"],
             updated_at=row["updated_at"],
-        )
-
-    # -- orders ----------------------------------------------------------------------------
-    async def submit_order(self, sale: SaleRequest) -> SaleReceipt:
-        existing = await self.get_order(sale.reference)
-        if existing is not None:
-            return SaleReceipt(
-                reference=existing.reference,
-                backend_reference=existing.backend_reference,
-                status=existing.status,
-                external_ids=existing.external_ids,
-                created=False,
-            )
-        try:
-            async with self._write_engine.begin() as conn:
-                receipt = await self._create_sale(conn, sale)
-        except IntegrityError:
-            # A concurrent post of the same reference won; answer with its sale.
-            found = await self.get_order(sale.reference)
-            if found is None:
-                raise
-            return SaleReceipt(
-                reference=found.reference,
-                backend_reference=found.backend_reference,
-                status=found.status,
-                external_ids=found.external_ids,
-                created=False,
-            )
-        return receipt
-
-    async def _create_sale(self, conn: AsyncConnection, sale: SaleRequest) -> SaleReceipt:
-        if await self._customer_row(conn, sale.customer_key) is None:
-            raise BusinessRejection(
-                "unknown customer",
-                reasons=[f"customer {sale.customer_key} does not exist"],
-                backend=NAME,
-            )
-        v = tables.variants
-        skus = sorted({line.sku for line in sale.lines})
-        known = set(
-            (
-                await conn.execute(
-                    select(v.c.sku).where(and_(v.c.dataset == self._dataset, v.c.sku.in_(skus)))
-                )
-            ).scalars()
-        )
-        unknown = [sku for sku in skus if sku not in known]
-        if unknown:
-            raise BusinessRejection(
-                "unknown products",
-                reasons=[f"SKU {sku} is not sold" for sku in unknown],
-                backend=NAME,
-            )
-        now = datetime.now(UTC)
-        result = await conn.execute(
-            insert(tables.sales).values(
-                dataset=self._dataset,
-                number=sale.reference,  # replaced by the sale number below, in this transaction
-                reference=sale.reference,
-                channel=sale.channel,
-                customer_code=sale.customer_key,
-                lines=msgspec.to_builtins(sale.lines),
-                totals=msgspec.to_builtins(sale.totals),
-                shipping_address=msgspec.to_builtins(sale.shipping_address),
-                state="confirmed",
-                created_at=now,
-                updated_at=now,
-            )
-        )
-        inserted = result.inserted_primary_key
-        assert inserted is not None
-        sale_id = inserted[0]
-        number = f"SO{sale_id:06d}"
-        await conn.execute(
-            update(tables.sales).where(tables.sales.c.id == sale_id).values(number=number)
-        )
-        s = tables.stock
-        warehouse = await conn.scalar(
-            select(tables.locations.c.code).where(
-                and_(
-                    tables.locations.c.dataset == self._dataset,
-                    tables.locations.c.kind == "warehouse",
-                )
-            )
-        )
-        for line in sale.lines:
-            await conn.execute(
-                update(s)
-                .where(
-                    and_(
-                        s.c.dataset == self._dataset, s.c.sku == line.sku, s.c.location == warehouse
-                    )
-                )
-                .values(reserved=s.c.reserved + line.quantity, updated_at=now)
-            )
-        return SaleReceipt(
-            reference=sale.reference,
-            backend_reference=number,
-            status="accepted",
-            external_ids={NAME: str(sale_id)},
-            created=True,
-        )
-
-    async def get_order(self, reference: str) -> SaleReceipt | None:
-        s = tables.sales
-        async with self._engine.connect() as conn:
-            row = (
-                (
-                    await conn.execute(
-                        select(s).where(
-                            and_(s.c.dataset == self._dataset, s.c.reference == reference)
-                        )
-                    )
-                )
-                .mappings()
-                .first()
-            )
-        if row is None:
-            return None
-        status = {"confirmed": "accepted", "cancelled": "cancelled", "done": "completed"}.get(
-            row["state"], "submitted"
-        )
-        return SaleReceipt(
-            reference=row["reference"],
-            backend_reference=row["number"],
-            status=status,  # type: ignore[arg-type]
-            external_ids={NAME: str(row["id"])},
-            created=False,
         )

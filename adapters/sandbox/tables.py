@@ -140,3 +140,16 @@ sales = Table(
     Column("updated_at", UtcTimestamp, nullable=False),
     UniqueConstraint("dataset", "reference", name="uq_sandbox_sales_reference"),
 )
+
+# Every state a sale has been in, appended as it changes: the sandbox's changes feed.
+sale_events = Table(
+    "sandbox_sale_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("dataset", String(64), nullable=False),
+    Column("reference", String(64), nullable=False),
+    Column("number", String(64), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("changed_at", UtcTimestamp, nullable=False),
+    Index("ix_sandbox_sale_events_feed", "dataset", "id"),
+)

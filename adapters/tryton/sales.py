@@ -4,14 +4,16 @@ business refusal deletes the draft it left behind."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from adapters.tryton.base import ALL, TrytonBase
 from adapters.tryton.errors import NAME
 from adapters.tryton.mapping import SALE_STATES
-from contracts.backend import SaleReceipt, SaleRequest
+from contracts.backend import RecordPage, SaleReceipt, SaleRequest, SaleUpdate
 from contracts.errors import BusinessRejection
 from contracts.v1 import Address
+from contracts.v1.orders import OrderStatus
 
 SALE_FIELDS = ["reference", "state", "number"]
 
@@ -85,6 +87,53 @@ class SalesPart(TrytonBase):
         found = await self._sales(reference)
         return self._receipt(found[0], created=False) if found else None
 
+    async def cancel_order(self, reference: str) -> SaleReceipt | None:
+        """Tryton cancels draft and quoted sales; it refuses a confirmed one (its shipment
+        must be handled in Tryton), and that refusal is reported as Tryton words it."""
+        found = await self._sales(reference)
+        if not found:
+            return None
+        if found[0]["state"] != "cancelled":
+            await self._client.call("model.sale.sale.cancel", [found[0]["id"]])
+        [fresh] = await self._read("sale.sale", [["id", "=", found[0]["id"]]], SALE_FIELDS)
+        return self._receipt(fresh, created=False)
+
+    async def order_updates(self, cursor: str | None, limit: int) -> RecordPage[SaleUpdate]:
+        """Sales carrying one of our references, by write date (then id), after `cursor`."""
+        domain: list[Any] = [["reference", "like", "ord_%"], ["write_date", "!=", None]]
+        if cursor:
+            stamp, _, last_id = cursor.partition("|")
+            when = datetime.fromisoformat(stamp)
+            domain.append(
+                [
+                    "OR",
+                    ["write_date", ">", when],
+                    [["write_date", "=", when], ["id", ">", int(last_id)]],
+                ]
+            )
+        rows = await self._read(
+            "sale.sale",
+            domain,
+            [*SALE_FIELDS, "shipment_state", "write_date"],
+            limit=limit,
+            order=[["write_date", "ASC"], ["id", "ASC"]],
+        )
+        updates = [
+            SaleUpdate(
+                reference=row["reference"],
+                backend_reference=row.get("number") or f"sale-{row['id']}",
+                status=_status(row),
+                changed_at=row["write_date"],
+                detail={"state": row["state"], "shipment_state": row.get("shipment_state") or ""},
+            )
+            for row in rows
+        ]
+        last = rows[-1] if rows else None
+        return RecordPage(
+            items=updates,
+            next_cursor=f"{last['write_date'].isoformat()}|{last['id']}" if last else cursor,
+        )
+
     async def _advance(self, sale: dict[str, Any], *, created: bool) -> SaleReceipt:
         """Quote and confirm a sale left in draft or quotation (also after a crash midway)."""
         try:
@@ -146,7 +195,13 @@ class SalesPart(TrytonBase):
         return SaleReceipt(
             reference=sale["reference"],
             backend_reference=sale.get("number") or f"sale-{sale['id']}",
-            status=SALE_STATES.get(sale["state"], "submitted"),
+            status=_status(sale),
             external_ids={NAME: str(sale["id"])},
             created=created,
         )
+
+
+def _status(sale: dict[str, Any]) -> OrderStatus:
+    if sale.get("shipment_state") == "sent" and sale["state"] in ("processing", "confirmed"):
+        return "shipped"
+    return SALE_STATES.get(sale["state"], "submitted")

@@ -16,22 +16,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import random
 import socket
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 import msgspec
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import or_, select, update
 
 from app.backend_calls import DEFAULT_TIMEOUT
 from app.correlation import set_correlation_id
 from app.idempotency import IdempotencyStore
-from app.orders.events import record_note, record_transition
+from app.orders.cancel import CANCEL
+from app.orders.feed import FeedPoller
 from app.orders.handover import find_elsewhere, is_switching
-from app.publicids import CUSTOMER, key_of, public_id
+from app.orders.outcomes import Claim, DeliveryOutcomes
+from app.publicids import CUSTOMER, key_of
 from app.settings import WorkerSettings
 from app.shield.policy import operation, priority
 from app.store.database import Database
@@ -39,28 +38,18 @@ from app.store.models import OrderRow, OutboxEntry
 from app.store.types import utcnow
 from app.telemetry import tracer
 from app.tenancy.bindings import BackendResolver, BindingStore, TenantBackends
-from contracts.backend import CustomerDraft, CustomerQuery, SaleLine, SaleReceipt, SaleRequest
+from contracts.backend import CustomerDraft, CustomerQuery, SaleLine, SaleRequest
 from contracts.errors import BusinessRejection, PermanentBackendError, RetryableBackendError
 from contracts.v1 import Address, Money, OrderTotals
 
 log = logging.getLogger("gateway.worker")
 
 
-@dataclass(frozen=True, slots=True)
-class Claim:
-    entry_id: str
-    tenant_id: str
-    order_id: str
-    attempts: int
-    correlation_id: str
-    last_target: str | None = None
-
-
 class _Undeliverable(Exception):
     """An order that cannot be turned into a sale (mapping fault): needs an operator."""
 
 
-class OutboxWorker:
+class OutboxWorker(DeliveryOutcomes):
     def __init__(
         self,
         db: Database,
@@ -81,6 +70,8 @@ class OutboxWorker:
         self._idempotency = idempotency
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self._wake = asyncio.Event()
+        self._feeds = FeedPoller(db, backends, self.name, settings.feed_interval)
+        self._last_feed = 0.0
         self._last_prune = 0.0
 
     def wake(self) -> None:
@@ -92,6 +83,7 @@ class OutboxWorker:
             try:
                 handled = await self.run_once()
                 await self._maybe_prune()
+                await self._maybe_read_feeds()
             except Exception:  # the loop must survive anything; the entry's lease lapses
                 log.exception("outbox worker cycle failed")
                 handled = 0
@@ -144,6 +136,7 @@ class OutboxWorker:
                 OutboxEntry.attempts,
                 OutboxEntry.correlation_id,
                 OutboxEntry.last_target,
+                OutboxEntry.kind,
             )
             .execution_options(synchronize_session=False)
         )
@@ -153,7 +146,34 @@ class OutboxWorker:
 
     async def deliver(self, claim: Claim) -> None:
         with operation():
-            await self._deliver(claim)
+            if claim.kind == CANCEL:
+                await self._cancel(claim)
+            else:
+                await self._deliver(claim)
+
+    async def _cancel(self, claim: Claim) -> None:
+        """Cancel a posted order in its backend (the channel asked)."""
+        set_correlation_id(claim.correlation_id)
+        async with self._db.session(claim.tenant_id) as session:
+            order = await session.scalar(select(OrderRow).where(OrderRow.id == claim.order_id))
+        if order is None:
+            await self._finish(claim, "done")
+            return
+        try:
+            backends = await self._backends.for_tenant(claim.tenant_id, fresh=True)
+            async with asyncio.timeout(DEFAULT_TIMEOUT * 3):
+                receipt = await backends.orders.cancel_order(order.id)
+        except BusinessRejection as error:
+            await self._noted(
+                claim, "order.cancel_refused", {"reasons": error.reasons, "backend": error.backend}
+            )
+        except (RetryableBackendError, TimeoutError, OSError) as error:
+            await self._retry_later(claim, error)
+        except Exception as error:  # permanent or unexpected: an operator decides
+            log.exception("cancelling in the backend failed", extra={"order_id": claim.order_id})
+            await self._dead_letter(claim, f"{type(error).__name__}: {error}")
+        else:
+            await self._cancelled(claim, receipt)
 
     async def _deliver(self, claim: Claim) -> None:
         set_correlation_id(claim.correlation_id)
@@ -212,30 +232,6 @@ class OutboxWorker:
                     claim.tenant_id, sorted({line["sku"] for line in order.lines})
                 )
 
-    async def _aim(self, claim: Claim, target: str) -> None:
-        """Record which backend this attempt goes to before it goes there."""
-        async with self._db.session(claim.tenant_id, write=True) as session:
-            await session.execute(
-                update(OutboxEntry)
-                .where(OutboxEntry.id == claim.entry_id, OutboxEntry.lease_owner == self.name)
-                .values(last_target=target)
-                .execution_options(synchronize_session=False)
-            )
-
-    async def _postpone(self, claim: Claim) -> None:
-        async with self._db.session(claim.tenant_id, write=True) as session:
-            await session.execute(
-                update(OutboxEntry)
-                .where(OutboxEntry.id == claim.entry_id, OutboxEntry.lease_owner == self.name)
-                .values(
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    attempts=OutboxEntry.attempts - 1,  # waiting for a switch is not an attempt
-                    available_at=utcnow() + timedelta(seconds=0.5),
-                )
-                .execution_options(synchronize_session=False)
-            )
-
     async def _customer_key(self, backends: TenantBackends, order: OrderRow) -> str:
         customer = order.customer
         if customer.get("id"):
@@ -264,133 +260,15 @@ class OutboxWorker:
         )
         return record.key
 
-    async def _delivered(
-        self, claim: Claim, backend: str, receipt: SaleReceipt, customer_key: str | None
-    ) -> None:
-        async with self._db.session(claim.tenant_id, write=True) as session:
-            order = await session.scalar(select(OrderRow).where(OrderRow.id == claim.order_id))
-            if order is None:
-                return
-            order.backend = backend
-            order.backend_reference = receipt.backend_reference
-            order.external_ids = {**order.external_ids, **receipt.external_ids}
-            if customer_key and not order.customer.get("id"):
-                order.customer = {**order.customer, "id": public_id(CUSTOMER, customer_key)}
-            detail = {
-                "backend": backend,
-                "attempt": claim.attempts,
-                "existing_sale": not receipt.created,
-            }
-            record_transition(
-                session,
-                order,
-                "submitted",
-                cause="worker",
-                correlation_id=claim.correlation_id,
-                backend_reference=receipt.backend_reference,
-                detail=detail,
-            )
-            if receipt.status not in ("received", "submitted"):
-                record_transition(
-                    session,
-                    order,
-                    receipt.status,
-                    cause="backend",
-                    correlation_id=claim.correlation_id,
-                    backend_reference=receipt.backend_reference,
-                )
-            await self._finish_in(session, claim, "done")
-        log.info("order delivered", extra={"order_id": claim.order_id, "backend": backend})
-
-    async def _rejected(self, claim: Claim, error: BusinessRejection) -> None:
-        async with self._db.session(claim.tenant_id, write=True) as session:
-            order = await session.scalar(select(OrderRow).where(OrderRow.id == claim.order_id))
-            if order is not None:
-                record_transition(
-                    session,
-                    order,
-                    "rejected",
-                    cause="backend",
-                    correlation_id=claim.correlation_id,
-                    detail={"reasons": error.reasons, "backend": error.backend},
-                )
-            await self._finish_in(session, claim, "done")
-        log.info("order rejected by backend", extra={"order_id": claim.order_id})
-
-    async def _retry_later(self, claim: Claim, error: BaseException) -> None:
-        if claim.attempts >= self._settings.max_attempts:
-            await self._dead_letter(
-                claim, f"retries exhausted after {claim.attempts} attempts: {error}"
-            )
+    async def _maybe_read_feeds(self) -> None:
+        """Move orders along with what the backends report (shipped, cancelled...)."""
+        now = asyncio.get_running_loop().time()
+        if now - self._last_feed < self._settings.feed_interval:
             return
-        delay = min(
-            self._settings.backoff_max, self._settings.backoff_base * 2 ** (claim.attempts - 1)
-        )
-        delay = random.uniform(delay / 2, delay)  # noqa: S311 - jitter, not security
-        retry_after = getattr(error, "retry_after", None)
-        if retry_after:
-            delay = max(delay, float(retry_after))
-        next_at = utcnow() + timedelta(seconds=delay)
-        async with self._db.session(claim.tenant_id, write=True) as session:
-            order = await session.scalar(select(OrderRow).where(OrderRow.id == claim.order_id))
-            if order is not None:
-                record_note(
-                    session,
-                    order,
-                    "order.delivery_failed",
-                    cause="worker",
-                    correlation_id=claim.correlation_id,
-                    detail={
-                        "attempt": claim.attempts,
-                        "error": type(error).__name__,
-                        "message": str(error)[:500],
-                        "next_attempt_at": next_at.isoformat(),
-                    },
-                )
-            await self._finish_in(session, claim, "pending", available_at=next_at, error=str(error))
-
-    async def _dead_letter(self, claim: Claim, reason: str) -> None:
-        async with self._db.session(claim.tenant_id, write=True) as session:
-            order = await session.scalar(select(OrderRow).where(OrderRow.id == claim.order_id))
-            if order is not None:
-                order.dead_lettered = True
-                record_note(
-                    session,
-                    order,
-                    "order.dead_lettered",
-                    cause="worker",
-                    correlation_id=claim.correlation_id,
-                    detail={"reason": reason[:1000], "attempts": claim.attempts},
-                )
-            await self._finish_in(session, claim, "dead", error=reason)
-        log.warning("order dead-lettered", extra={"order_id": claim.order_id})
-
-    async def _finish(self, claim: Claim, state: str) -> None:
-        async with self._db.session(claim.tenant_id, write=True) as session:
-            await self._finish_in(session, claim, state)
-
-    async def _finish_in(
-        self,
-        session: Any,
-        claim: Claim,
-        state: str,
-        *,
-        available_at: datetime | None = None,
-        error: str | None = None,
-    ) -> None:
-        values: dict[str, Any] = {"state": state, "lease_owner": None, "lease_expires_at": None}
-        if state == "done":
-            values["done_at"] = utcnow()
-        if available_at is not None:
-            values["available_at"] = available_at
-        if error is not None:
-            values["last_error"] = error[:2000]
-        await session.execute(
-            update(OutboxEntry)
-            .where(and_(OutboxEntry.id == claim.entry_id, OutboxEntry.lease_owner == self.name))
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
+        self._last_feed = now
+        applied = await self._feeds.poll_all()
+        if applied:
+            log.info("applied backend order changes", extra={"count": applied})
 
     async def _maybe_prune(self) -> None:
         loop = asyncio.get_running_loop()

@@ -18,6 +18,7 @@ from contracts.backend import (
     RecordPage,
     SaleReceipt,
     SaleRequest,
+    SaleUpdate,
     StockQuery,
     StockRecord,
 )
@@ -49,6 +50,12 @@ class ShieldedBackend:
 
     async def get_order(self, reference: str) -> SaleReceipt | None:
         return await self.shield.run(lambda: self._adapter.get_order(reference))
+
+    async def cancel_order(self, reference: str) -> SaleReceipt | None:
+        return await self.shield.run(lambda: self._adapter.cancel_order(reference))
+
+    async def order_updates(self, cursor: str | None, limit: int) -> RecordPage[SaleUpdate]:
+        return await self.shield.run(lambda: self._adapter.order_updates(cursor, limit))
 
     async def list_customers(self, query: CustomerQuery) -> RecordPage[CustomerRecord]:
         return await self.shield.run(lambda: self._adapter.list_customers(query))

@@ -249,3 +249,18 @@ class MigrationDifference(Base):
     current: Mapped[dict[str, Any]] = mapped_column()
     candidate: Mapped[dict[str, Any]] = mapped_column()
     observed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BackendFeed(TenantScoped, Base):
+    """Where the gateway is in a backend's feed of order changes, per tenant and backend, and
+    which worker is reading it now (a lease, like the outbox's)."""
+
+    __tablename__ = "backend_feeds"
+    __table_args__ = (UniqueConstraint("tenant_id", "target"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    target: Mapped[str] = mapped_column(String(64))
+    cursor: Mapped[str | None] = mapped_column(Text, default=None)
+    lease_owner: Mapped[str | None] = mapped_column(String(64), default=None)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    polled_at: Mapped[datetime | None] = mapped_column(default=None)

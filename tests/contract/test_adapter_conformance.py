@@ -273,3 +273,40 @@ async def test_rejects_unknown_products_and_customers_as_business_rejections(
     )
     with pytest.raises(BusinessRejection):
         await backend.submit_order(unknown_customer)
+
+
+async def test_cancels_a_posted_order_or_says_why_not(backend: OrdersBackend) -> None:
+    reference = f"ord_cxl{uuid.uuid4().hex[:10]}"
+    await backend.submit_order(
+        _sale(reference, DEMO.customers[1].code, DEMO.products[7].variants[0].sku)
+    )
+    try:
+        cancelled = await backend.cancel_order(reference)
+    except BusinessRejection as refusal:  # an ERP may refuse to cancel a confirmed sale
+        assert refusal.reasons
+        assert (await backend.get_order(reference)).status != "cancelled"  # type: ignore[union-attr]
+    else:
+        assert cancelled is not None and cancelled.status == "cancelled"
+        again = await backend.cancel_order(reference)  # harmless twice
+        assert again is not None and again.status == "cancelled"
+    assert await backend.cancel_order("ord_never_posted") is None
+
+
+async def test_reports_its_order_changes_in_a_feed_it_can_resume(backend: OrdersBackend) -> None:
+    page = await backend.order_updates(None, 500)
+    cursor = page.next_cursor
+    while len(page.items) == 500:
+        page = await backend.order_updates(cursor, 500)
+        cursor = page.next_cursor
+    reference = f"ord_feed{uuid.uuid4().hex[:10]}"
+    receipt = await backend.submit_order(
+        _sale(reference, DEMO.customers[2].code, DEMO.products[8].variants[0].sku)
+    )
+    fresh = await backend.order_updates(cursor, 100)
+    mine = [u for u in fresh.items if u.reference == reference]
+    assert mine, "the new sale appears after the cursor"
+    assert mine[-1].status == receipt.status
+    assert mine[-1].backend_reference == receipt.backend_reference
+    assert mine[-1].changed_at.tzinfo is not None
+    resumed = await backend.order_updates(fresh.next_cursor, 100)
+    assert reference not in {u.reference for u in resumed.items}  # nothing seen twice

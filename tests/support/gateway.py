@@ -36,7 +36,9 @@ TEST_QUOTAS = {
 def make_settings(database_url: str, var_dir: Path, **overrides: Any) -> Settings:
     worker = overrides.pop(
         "worker",
-        WorkerSettings(embedded=True, poll_interval=0.05, backoff_base=0.05, backoff_max=0.5),
+        WorkerSettings(
+            embedded=True, poll_interval=0.05, backoff_base=0.05, backoff_max=0.5, feed_interval=0.2
+        ),
     )
     settings = Settings(
         database=DatabaseSettings(url=database_url, pool_size=5),

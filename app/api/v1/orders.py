@@ -108,6 +108,26 @@ class OrderController(Controller):
     ) -> Response[Order]:
         return json_response(request, await services.orders.get_order(ctx, order_id))
 
+    @post(
+        "/{order_id:str}/cancel",
+        operation_id="cancelOrder",
+        summary="Cancel an order: at once if not yet posted (200), else in the backend (202)",
+        guards=[requires("orders:write")],
+        responses=problems(401, 403, 404, 409, 429, 503),
+        status_code=200,
+    )
+    async def cancel_order(
+        self,
+        request: Request[Any, Any, Any],
+        services: ServicesDep,
+        ctx: Ctx,
+        order_id: FromPath[str],
+    ) -> Response[Order]:
+        done, order = await services.cancellation.cancel(ctx, order_id)
+        if not done:
+            services.worker.wake()
+        return json_response(request, order, status_code=200 if done else 202)
+
     @get(
         "/{order_id:str}/events",
         operation_id="listOrderEvents",
