@@ -26,8 +26,14 @@ TENANT, CLIENT = "life", "life-client"
 
 @pytest.fixture(params=["sqlite", "postgres"])
 async def gw(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Gateway]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'gw.db'}" if request.param == "sqlite" else await create_database()
-    worker = WorkerSettings(embedded=False, feed_interval=0.0, backoff_base=0.01, backoff_max=0.02, max_attempts=2)
+    url = (
+        f"sqlite+aiosqlite:///{tmp_path / 'gw.db'}"
+        if request.param == "sqlite"
+        else await create_database()
+    )
+    worker = WorkerSettings(
+        embedded=False, feed_interval=0.0, backoff_base=0.01, backoff_max=0.02, max_attempts=2
+    )
     try:
         async with running_gateway(make_settings(url, tmp_path / "var", worker=worker)) as gateway:
             await gateway.add_tenant(TENANT)
@@ -49,24 +55,34 @@ async def _drain(gw: Gateway) -> None:
 
 async def _place(gw: Gateway, client: str = CLIENT) -> str:
     response = await gw.http.post(
-        "/v1/orders", json=payloads.order(), headers=await gw.headers(client, **{"Idempotency-Key": payloads.idem()})
+        "/v1/orders",
+        json=payloads.order(),
+        headers=await gw.headers(client, **{"Idempotency-Key": payloads.idem()}),
     )
     assert response.status_code == 202, response.text
     return str(response.json()["id"])
 
 
 async def _order(gw: Gateway, order_id: str, client: str = CLIENT) -> dict[str, Any]:
-    return dict((await gw.http.get(f"/v1/orders/{order_id}", headers=await gw.headers(client))).json())
+    return dict(
+        (await gw.http.get(f"/v1/orders/{order_id}", headers=await gw.headers(client))).json()
+    )
 
 
 async def _events(gw: Gateway, order_id: str, client: str = CLIENT) -> list[dict[str, Any]]:
-    return list((await gw.http.get(f"/v1/orders/{order_id}/events", headers=await gw.headers(client))).json()["data"])
+    return list(
+        (
+            await gw.http.get(f"/v1/orders/{order_id}/events", headers=await gw.headers(client))
+        ).json()["data"]
+    )
 
 
 async def _sale_state(gw: Gateway, order_id: str, dataset: str = TENANT) -> str | None:
     async with gw.services.db.engine.connect() as conn:
         return await conn.scalar(
-            select(tables.sales.c.state).where(and_(tables.sales.c.dataset == dataset, tables.sales.c.reference == order_id))
+            select(tables.sales.c.state).where(
+                and_(tables.sales.c.dataset == dataset, tables.sales.c.reference == order_id)
+            )
         )
 
 
@@ -100,20 +116,30 @@ async def test_an_order_cancelled_after_posting_is_cancelled_in_the_backend(gw: 
     assert types[-2:] == [("order.cancel_requested", "channel"), ("order.cancelled", "backend")]
 
 
-async def test_the_backend_feed_moves_orders_on_and_shipped_orders_cannot_be_cancelled(gw: Gateway) -> None:
+async def test_the_backend_feed_moves_orders_on_and_shipped_orders_cannot_be_cancelled(
+    gw: Gateway,
+) -> None:
     order_id = await _place(gw)
     await _drain(gw)
     backends = await gw.services.backends.for_tenant(TENANT)
-    sandbox: Any = backends.orders._adapter  # noqa: SLF001 - the sandbox's warehouse, for the test
+    sandbox: Any = backends.orders._adapter
     await sandbox.fulfil(order_id, "allocated")
     await sandbox.fulfil(order_id, "shipped")
     await sandbox.fulfil(order_id, "allocated")  # a late, out-of-order update
-    await _worker(gw)._maybe_read_feeds()  # noqa: SLF001
+    await _worker(gw)._maybe_read_feeds()
     order = await _order(gw, order_id)
     assert order["status"] == "shipped"
-    backend_steps = [(e["previous_status"], e["status"]) for e in await _events(gw, order_id) if e["cause"] == "backend"]
-    assert backend_steps == [("submitted", "accepted"), ("accepted", "allocated"), ("allocated", "shipped")]
-    await _worker(gw)._maybe_read_feeds()  # noqa: SLF001 - reading again applies nothing twice
+    backend_steps = [
+        (e["previous_status"], e["status"])
+        for e in await _events(gw, order_id)
+        if e["cause"] == "backend"
+    ]
+    assert backend_steps == [
+        ("submitted", "accepted"),
+        ("accepted", "allocated"),
+        ("allocated", "shipped"),
+    ]
+    await _worker(gw)._maybe_read_feeds()
     assert len(await _events(gw, order_id)) == 5
     refused = await _cancel(gw, order_id)
     assert refused.status_code == 409
@@ -126,25 +152,53 @@ async def test_a_fault_no_retry_fixes_is_dead_lettered_inspected_and_replayed(gw
         tenant, client = "poisoned", "poisoned-client"
         await gw.add_tenant(tenant)
         settings, secrets = odoo.binding()
-        bound = await gw.http.put(f"/admin/tenants/{tenant}/bindings", json={"adapter": "odoo", "settings": settings, "secrets": secrets}, headers=operator)
+        bound = await gw.http.put(
+            f"/admin/tenants/{tenant}/bindings",
+            json={"adapter": "odoo", "settings": settings, "secrets": secrets},
+            headers=operator,
+        )
         assert bound.status_code == 200, bound.text
         # Odoo answers every order with a server fault (a mapping error, say): not retryable.
-        await odoo.control("POST", "faults", {"error": {"name": "builtins.ValueError", "message": "Invalid field 'x'", "models": ["sale.order"], "methods": ["create"]}})
+        await odoo.control(
+            "POST",
+            "faults",
+            {
+                "error": {
+                    "name": "builtins.ValueError",
+                    "message": "Invalid field 'x'",
+                    "models": ["sale.order"],
+                    "methods": ["create"],
+                }
+            },
+        )
         order_id = await _place(gw, client)
         await _drain(gw)
         order = await _order(gw, order_id, client)
         assert order["status"] == "received" and order["dead_lettered"] is True
-        letters = (await gw.http.get("/admin/dead-letters", params={"tenant_id": tenant}, headers=operator)).json()["data"]
+        letters = (
+            await gw.http.get("/admin/dead-letters", params={"tenant_id": tenant}, headers=operator)
+        ).json()["data"]
         assert [letter["order_id"] for letter in letters] == [order_id]
-        detail = (await gw.http.get(f"/admin/dead-letters/{letters[0]['id']}", headers=operator)).json()
+        detail = (
+            await gw.http.get(f"/admin/dead-letters/{letters[0]['id']}", headers=operator)
+        ).json()
         assert "Invalid field" in detail["dead_letter"]["last_error"]
         assert detail["events"][-1]["type"] == "order.dead_lettered"
         await odoo.control("DELETE", "faults")  # the mapping is fixed
-        replayed = await gw.http.post(f"/admin/dead-letters/{letters[0]['id']}/replay", headers=operator)
+        replayed = await gw.http.post(
+            f"/admin/dead-letters/{letters[0]['id']}/replay", headers=operator
+        )
         assert replayed.status_code == 200, replayed.text
         await _drain(gw)
         order = await _order(gw, order_id, client)
         assert order["status"] == "accepted" and order["dead_lettered"] is False
-        assert any(e["type"] == "order.replayed" and e["cause"] == "operator" for e in await _events(gw, order_id, client))
-        assert (await gw.http.post(f"/admin/dead-letters/{letters[0]['id']}/replay", headers=operator)).status_code == 409
-        assert (await gw.http.get("/admin/dead-letters", params={"tenant_id": tenant}, headers=operator)).json()["data"] == []
+        assert any(
+            e["type"] == "order.replayed" and e["cause"] == "operator"
+            for e in await _events(gw, order_id, client)
+        )
+        assert (
+            await gw.http.post(f"/admin/dead-letters/{letters[0]['id']}/replay", headers=operator)
+        ).status_code == 409
+        assert (
+            await gw.http.get("/admin/dead-letters", params={"tenant_id": tenant}, headers=operator)
+        ).json()["data"] == []
