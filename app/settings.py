@@ -84,6 +84,8 @@ class Settings:
     # Quota defaults over the built-in ones (same shape as a tenant's overrides, see
     # app.quotas.policy); GATEWAY_QUOTA_DEFAULTS holds them as JSON.
     quota_defaults: dict[str, Any] | None = None
+    # How long an Idempotency-Key's first response is kept and replayed (seconds).
+    idempotency_ttl: int = 86_400
     # Cache freshness per domain, seconds: {"catalog": [fresh, stale_while_revalidate,
     # stale_if_error], ...}; GATEWAY_CACHE_FRESHNESS holds them as JSON.
     cache_freshness: dict[str, list[float]] | None = None
@@ -128,6 +130,7 @@ class Settings:
             cache_freshness=json.loads(env["GATEWAY_CACHE_FRESHNESS"])
             if env.get("GATEWAY_CACHE_FRESHNESS")
             else None,
+            idempotency_ttl=int(env.get("GATEWAY_IDEMPOTENCY_TTL", "86400")),
             quota_defaults=json.loads(env["GATEWAY_QUOTA_DEFAULTS"])
             if env.get("GATEWAY_QUOTA_DEFAULTS")
             else None,
