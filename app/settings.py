@@ -125,6 +125,12 @@ class Settings:
             ),
             worker=WorkerSettings(
                 embedded=_env_bool(env.get("GATEWAY_EMBEDDED_WORKER"), default=is_sqlite),
+                poll_interval=float(env.get("GATEWAY_WORKER_POLL_INTERVAL", "0.2")),
+                lease_seconds=float(env.get("GATEWAY_WORKER_LEASE_SECONDS", "60")),
+                max_attempts=int(env.get("GATEWAY_WORKER_MAX_ATTEMPTS", "12")),
+                backoff_base=float(env.get("GATEWAY_WORKER_BACKOFF_BASE", "1.0")),
+                backoff_max=float(env.get("GATEWAY_WORKER_BACKOFF_MAX", "300")),
+                feed_interval=float(env.get("GATEWAY_FEED_INTERVAL", "5.0")),
             ),
             bootstrap_demo=_env_bool(env.get("GATEWAY_DEMO"), default=is_sqlite),
             cache_freshness=json.loads(env["GATEWAY_CACHE_FRESHNESS"])

@@ -14,6 +14,7 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException
 from litestar.exceptions import ValidationException as LitestarValidationException
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from app.correlation import current_correlation_id
 from app.problems import PROBLEM_BASE, FieldError, GatewayError, IdempotencyKeyRequired
@@ -137,6 +138,26 @@ def http_error_handler(request: Request[Any, Any, Any], error: HTTPException) ->
     )
 
 
+def database_error_handler(request: Request[Any, Any, Any], error: Exception) -> Response[bytes]:
+    """Our database is unreachable (restarting, failing over): not the client's doing, and
+    nothing was written; the request may be repeated (with its Idempotency-Key)."""
+    if not isinstance(error, OperationalError | InterfaceError) and not getattr(
+        error, "connection_invalidated", False
+    ):
+        return internal_error_handler(request, error)
+    log.warning(
+        "database unavailable", extra={"error": type(error).__name__, "path": request.url.path}
+    )
+    return problem_response(
+        request,
+        status=503,
+        slug="service-unavailable",
+        title="The service is briefly unavailable",
+        detail="the gateway's database did not answer; nothing was stored, retry shortly",
+        headers={"Retry-After": "2"},
+    )
+
+
 def internal_error_handler(request: Request[Any, Any, Any], error: Exception) -> Response[bytes]:
     log.error(
         "unhandled error",
@@ -156,5 +177,7 @@ EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     GatewayError: gateway_error_handler,
     LitestarValidationException: validation_error_handler,
     HTTPException: http_error_handler,
+    DBAPIError: database_error_handler,
+    OSError: database_error_handler,
     Exception: internal_error_handler,
 }
