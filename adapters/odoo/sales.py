@@ -135,11 +135,25 @@ class SalesPart(OdooBase):
         )
 
     async def _advance(self, order: dict[str, Any], *, created: bool) -> SaleReceipt:
-        if order["state"] in ("draft", "sent"):
+        """Confirm an order left as a quotation. A refusal is read again first: if a
+        concurrent post of the same order confirmed it meanwhile, that is no refusal (and the
+        order is not ours to discard); only a quotation that stays refused is removed."""
+        for _ in range(2):
+            state = order["state"]
+            if state not in ("draft", "sent"):
+                break
             try:
                 await self._client.execute("sale.order", "action_confirm", [order["id"]])
+                break
             except BusinessRejection:
-                await self._discard(order["id"])
+                rows = await self._read(
+                    "sale.order", [["id", "=", order["id"]]], ORDER_FIELDS, limit=1
+                )
+                if rows and rows[0]["state"] not in (state, "cancel"):
+                    order = rows[0]  # moved on by someone else: take it from there
+                    continue
+                if rows and rows[0]["state"] == state:
+                    await self._discard(order["id"])
                 raise
         [fresh] = await self._read("sale.order", [["id", "=", order["id"]]], ORDER_FIELDS, limit=1)
         return self._receipt(fresh, created=created)

@@ -17,6 +17,9 @@ from contracts.v1.orders import OrderStatus
 
 SALE_FIELDS = ["reference", "state", "number"]
 
+# The step that moves a sale on from each state we post through, and where it lands.
+STEPS = {"draft": ("quote", "quotation"), "quotation": ("confirm", "confirmed")}
+
 
 class SalesPart(TrytonBase):
     async def submit_order(self, sale: SaleRequest) -> SaleReceipt:
@@ -135,15 +138,26 @@ class SalesPart(TrytonBase):
         )
 
     async def _advance(self, sale: dict[str, Any], *, created: bool) -> SaleReceipt:
-        """Quote and confirm a sale left in draft or quotation (also after a crash midway)."""
-        try:
-            if sale["state"] == "draft":
-                await self._client.call("model.sale.sale.quote", [sale["id"]])
-            if sale["state"] in ("draft", "quotation"):
-                await self._client.call("model.sale.sale.confirm", [sale["id"]])
-        except BusinessRejection:
-            await self._delete_draft(sale["id"])
-            raise
+        """Quote and confirm a sale left in draft or quotation (also after a crash midway).
+        A refused step is read again first: if a concurrent post of the same order moved the
+        sale on meanwhile, that is no refusal (and the sale is not ours to delete); only a
+        draft or quotation that stays refused is removed."""
+        for _ in range(4):
+            state = sale["state"]
+            step = STEPS.get(state)
+            if step is None:
+                break
+            try:
+                await self._client.call(f"model.sale.sale.{step[0]}", [sale["id"]])
+                sale = {**sale, "state": step[1]}
+            except BusinessRejection:
+                rows = await self._read("sale.sale", [["id", "=", sale["id"]]], SALE_FIELDS)
+                if rows and rows[0]["state"] not in (state, "cancelled"):
+                    sale = rows[0]  # moved on by someone else: take it from there
+                    continue
+                if rows and rows[0]["state"] == state:
+                    await self._delete_draft(sale["id"])
+                raise
         [fresh] = await self._read("sale.sale", [["id", "=", sale["id"]]], SALE_FIELDS)
         return self._receipt(fresh, created=created)
 

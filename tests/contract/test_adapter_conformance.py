@@ -3,6 +3,7 @@ asserted against the demo data set every backend is seeded with."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -253,6 +254,25 @@ async def test_posts_an_order_once_even_when_posted_again(backend: OrdersBackend
     found = await backend.get_order(reference)
     assert found is not None and found.backend_reference == first.backend_reference
     assert await backend.get_order("ord_never_posted") is None
+
+
+async def test_concurrent_posts_of_one_order_make_one_sale_and_refuse_none(
+    backend: OrdersBackend,
+) -> None:
+    """Two workers post the same order at once (one's lease lapsed while it hung): each must
+    end with the one sale, none may take the other's confirmation for a refusal and undo it."""
+    reference = f"ord_race{uuid.uuid4().hex[:10]}"
+    sale = _sale(reference, DEMO.customers[1].code, DEMO.products[6].variants[0].sku, quantity=1)
+    receipts = await asyncio.gather(*(backend.submit_order(sale) for _ in range(4)))
+    assert len({receipt.backend_reference for receipt in receipts}) == 1
+    assert {receipt.status for receipt in receipts} == {receipts[0].status}
+    assert receipts[0].status in {"submitted", "accepted"}
+    found = await backend.get_order(reference)
+    assert found is not None
+    assert (found.backend_reference, found.status) == (
+        receipts[0].backend_reference,
+        receipts[0].status,
+    )
 
 
 async def test_rejects_unknown_products_and_customers_as_business_rejections(
