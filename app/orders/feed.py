@@ -130,6 +130,11 @@ class FeedPoller:
                 order = orders.get(item.reference)
                 if order is None:
                     continue  # a sale the gateway did not post (or another tenant's)
+                if order.status == "received":
+                    # Its post is under way (or awaits a retry after an unclear answer): the
+                    # delivery moves it on. Taking it here would make the delivery skip it and
+                    # leave the sale half-done (a draft never confirmed).
+                    continue
                 if order.backend_reference is None:
                     order.backend_reference = item.backend_reference
                 changed = record_transition(

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import and_, select
 
+from adapters.odoo.client import OdooClient
 from adapters.sandbox import tables
 from app.orders.worker import OutboxWorker
 from app.settings import WorkerSettings
@@ -202,3 +203,38 @@ async def test_a_fault_no_retry_fixes_is_dead_lettered_inspected_and_replayed(gw
         assert (
             await gw.http.get("/admin/dead-letters", params={"tenant_id": tenant}, headers=operator)
         ).json()["data"] == []
+
+
+async def test_a_feed_read_never_takes_an_order_from_its_delivery(gw: Gateway) -> None:
+    """A worker died after Odoo created the sale but before confirming it, and the feed is
+    read before the retry: the quotation shows in the feed, yet the order stays with its
+    delivery, which finds the quotation and confirms it (not a draft forgotten in the ERP)."""
+    async with odoo_simulator() as odoo:
+        tenant, client = "halfway", "halfway-client"
+        await gw.add_tenant(tenant)
+        settings, secrets = odoo.binding()
+        bound = await gw.http.put(
+            f"/admin/tenants/{tenant}/bindings",
+            json={"adapter": "odoo", "settings": settings, "secrets": secrets},
+            headers=await gw.headers("operator"),
+        )
+        assert bound.status_code == 200, bound.text
+        order_id = await _place(gw, client)
+        erp = OdooClient(odoo.url, "demo", "admin", "admin")
+        try:
+            [partner] = await erp.search_read(
+                "res.partner", [["ref", "!=", False]], ["id"], limit=1
+            )
+            await erp.execute(
+                "sale.order", "create", {"partner_id": partner["id"], "client_order_ref": order_id}
+            )
+            await _worker(gw)._maybe_read_feeds()
+            assert (await _order(gw, order_id, client))["status"] == "received"
+            await _drain(gw)
+            assert (await _order(gw, order_id, client))["status"] == "accepted"
+            sales = await erp.search_read(
+                "sale.order", [["client_order_ref", "=", order_id]], ["state"]
+            )
+            assert [sale["state"] for sale in sales] == ["sale"]
+        finally:
+            await erp.aclose()
