@@ -156,7 +156,9 @@ def build_services(settings: Settings) -> Services:
     shields = ShieldRegistry(RedisShieldStore(redis) if redis is not None else None)
     backends = BackendResolver(bindings, registry, shields=shields)
     cursors = CursorCodec(box)
-    idempotency = IdempotencyStore(db, ttl_seconds=settings.idempotency_ttl)
+    idempotency = IdempotencyStore(
+        db, ttl_seconds=settings.idempotency_ttl, lock_seconds=settings.idempotency_lock
+    )
     tenants = TenantDirectory(db)
     cache = CachedReads(
         RedisCacheStore(redis) if redis is not None else MemoryCacheStore(),

@@ -71,7 +71,7 @@ def fingerprint(method: str, path: str, raw_body: bytes) -> str:
 
 
 class IdempotencyStore:
-    def __init__(self, db: Database, ttl_seconds: int = 86_400, lock_seconds: int = 60) -> None:
+    def __init__(self, db: Database, ttl_seconds: int = 86_400, lock_seconds: int = 30) -> None:
         self._db = db
         self._ttl = timedelta(seconds=ttl_seconds)
         self._lock = timedelta(seconds=lock_seconds)

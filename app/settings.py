@@ -86,6 +86,9 @@ class Settings:
     quota_defaults: dict[str, Any] | None = None
     # How long an Idempotency-Key's first response is kept and replayed (seconds).
     idempotency_ttl: int = 86_400
+    # How long a keyed request in progress holds its key before a retry may take it over (a
+    # request whose process died, or whose database went away mid-way, leaves its claim).
+    idempotency_lock: int = 30
     # Cache freshness per domain, seconds: {"catalog": [fresh, stale_while_revalidate,
     # stale_if_error], ...}; GATEWAY_CACHE_FRESHNESS holds them as JSON.
     cache_freshness: dict[str, list[float]] | None = None
@@ -126,6 +129,7 @@ class Settings:
             worker=WorkerSettings(
                 embedded=_env_bool(env.get("GATEWAY_EMBEDDED_WORKER"), default=is_sqlite),
                 poll_interval=float(env.get("GATEWAY_WORKER_POLL_INTERVAL", "0.2")),
+                batch_size=int(env.get("GATEWAY_WORKER_BATCH_SIZE", "20")),
                 lease_seconds=float(env.get("GATEWAY_WORKER_LEASE_SECONDS", "60")),
                 max_attempts=int(env.get("GATEWAY_WORKER_MAX_ATTEMPTS", "12")),
                 backoff_base=float(env.get("GATEWAY_WORKER_BACKOFF_BASE", "1.0")),
@@ -137,6 +141,7 @@ class Settings:
             if env.get("GATEWAY_CACHE_FRESHNESS")
             else None,
             idempotency_ttl=int(env.get("GATEWAY_IDEMPOTENCY_TTL", "86400")),
+            idempotency_lock=int(env.get("GATEWAY_IDEMPOTENCY_LOCK", "30")),
             quota_defaults=json.loads(env["GATEWAY_QUOTA_DEFAULTS"])
             if env.get("GATEWAY_QUOTA_DEFAULTS")
             else None,

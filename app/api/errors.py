@@ -138,12 +138,25 @@ def http_error_handler(request: Request[Any, Any, Any], error: HTTPException) ->
     )
 
 
+# SQLSTATEs of a database that is away rather than of a statement that is wrong: class 08
+# (connection exception), 57P01-57P03 (shutting down, crashed, starting up), 53300 (too many
+# connections).
+UNAVAILABLE_STATES = ("08", "57P01", "57P02", "57P03", "53300")
+
+
+def database_unavailable(error: Exception) -> bool:
+    if isinstance(error, OSError | OperationalError | InterfaceError):
+        return True
+    if getattr(error, "connection_invalidated", False):
+        return True
+    state = getattr(getattr(error, "orig", None), "sqlstate", None)
+    return isinstance(state, str) and state.startswith(UNAVAILABLE_STATES)
+
+
 def database_error_handler(request: Request[Any, Any, Any], error: Exception) -> Response[bytes]:
     """Our database is unreachable (restarting, failing over): not the client's doing, and
     nothing was written; the request may be repeated (with its Idempotency-Key)."""
-    if not isinstance(error, OperationalError | InterfaceError) and not getattr(
-        error, "connection_invalidated", False
-    ):
+    if not database_unavailable(error):
         return internal_error_handler(request, error)
     log.warning(
         "database unavailable", extra={"error": type(error).__name__, "path": request.url.path}

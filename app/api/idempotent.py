@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, cast
 
 from litestar import MediaType, Request, Response
+from sqlalchemy.exc import DBAPIError
 
 from app.context import CallContext
 from app.idempotency import IdempotencyClaim, StoredResponse, fingerprint
 from app.services import Services
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 def replay(stored: StoredResponse) -> Response[Any]:
@@ -50,6 +53,12 @@ async def run_idempotent(
     try:
         stored = await work(outcome)
     except BaseException:
-        await services.idempotency.release(outcome)
+        try:
+            await services.idempotency.release(outcome)
+        except (DBAPIError, OSError) as error:  # the database is gone: the claim lapses
+            log.warning(
+                "could not release an idempotency key; it is held until its lock lapses",
+                extra={"error": type(error).__name__},
+            )
         raise
     return cast(Response[T], to_response(stored))

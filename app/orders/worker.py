@@ -22,6 +22,7 @@ from datetime import timedelta
 
 import msgspec
 from sqlalchemy import or_, select, update
+from sqlalchemy.exc import DBAPIError
 
 from app.backend_calls import DEFAULT_TIMEOUT
 from app.correlation import set_correlation_id
@@ -79,21 +80,24 @@ class OutboxWorker(DeliveryOutcomes):
 
     async def run(self, stop: asyncio.Event) -> None:
         log.info("outbox worker started", extra={"worker": self.name})
+        failures = 0
         while not stop.is_set():
             try:
                 handled = await self.run_once()
                 await self._maybe_prune()
                 await self._maybe_read_feeds()
+                failures = 0
             except Exception:  # the loop must survive anything; the entry's lease lapses
-                log.exception("outbox worker cycle failed")
+                failures += 1
+                log.exception("outbox worker cycle failed", extra={"in_a_row": failures})
                 handled = 0
             if handled:
                 continue
+            # Poll; after failures in a row (our database is down, say), back off up to 5 s.
+            pause = min(5.0, self._settings.poll_interval * 2 ** min(failures, 10))
             self._wake.clear()
             waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
-            await asyncio.wait(
-                waiters, timeout=self._settings.poll_interval, return_when=asyncio.FIRST_COMPLETED
-            )
+            await asyncio.wait(waiters, timeout=pause, return_when=asyncio.FIRST_COMPLETED)
             for waiter in waiters:
                 waiter.cancel()
 
@@ -169,6 +173,8 @@ class OutboxWorker(DeliveryOutcomes):
             )
         except (RetryableBackendError, TimeoutError, OSError) as error:
             await self._retry_later(claim, error)
+        except DBAPIError:
+            raise  # our own database failed, not the delivery: the lease lapses, it is retried
         except Exception as error:  # permanent or unexpected: an operator decides
             log.exception("cancelling in the backend failed", extra={"order_id": claim.order_id})
             await self._dead_letter(claim, f"{type(error).__name__}: {error}")
@@ -220,6 +226,8 @@ class OutboxWorker(DeliveryOutcomes):
             await self._retry_later(claim, error)
         except (PermanentBackendError, _Undeliverable) as error:
             await self._dead_letter(claim, f"{type(error).__name__}: {error}")
+        except DBAPIError:
+            raise  # our own database failed, not the delivery: the lease lapses, it is retried
         except Exception as error:  # an adapter bug or mapping fault: park it for an operator
             log.exception(
                 "unexpected failure delivering an order", extra={"order_id": claim.order_id}
