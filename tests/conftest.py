@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.gateway import Gateway, make_settings, running_gateway
+from tests.support.reports import REPORTS
 from tests.support.services import (
     SKIPPED_SERVICES,
     create_database,
@@ -49,6 +50,10 @@ async def gateway(
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for section, lines in REPORTS.items():
+        terminalreporter.write_sep("-", section)
+        for line in lines:
+            terminalreporter.write_line(line)
     if SKIPPED_SERVICES and not services_required():
         terminalreporter.write_sep("!", "SERVICES UNREACHABLE", red=True, bold=True)
         terminalreporter.write_line(
