@@ -172,7 +172,7 @@ def build_services(settings: Settings) -> Services:
         db, tenants, registry, bindings, backends, on_switch=forget_cached
     )
     shadow = ShadowReads(db, migrations, bindings, backends)
-    catalog = CatalogService(backends, cursors, shadow)
+    catalog = CatalogService(backends, cursors, shadow, cache=cache)
     customers = CustomerService(backends, cursors, shadow, cache)
     quota_store = RedisQuotaStore(redis) if redis is not None else MemoryQuotaStore()
 

@@ -6,7 +6,10 @@ import asyncio
 from datetime import datetime
 from typing import Any
 
+import msgspec
+
 from app.backend_calls import call_backend
+from app.cache.reads import CachedReads
 from app.context import CallContext
 from app.paging import CursorCodec
 from app.problems import NotFound
@@ -37,11 +40,16 @@ SHADOW_SAMPLE = 10  # records of a listed page compared against a migration's ca
 
 class CatalogService:
     def __init__(
-        self, backends: BackendResolver, cursors: CursorCodec, shadow: ShadowReads | None = None
+        self,
+        backends: BackendResolver,
+        cursors: CursorCodec,
+        shadow: ShadowReads | None = None,
+        cache: CachedReads | None = None,
     ) -> None:
         self._backends = backends
         self._cursors = cursors
         self._shadow = shadow
+        self._cache = cache
 
     async def _observe(self, ctx: CallContext, products: list[Product]) -> None:
         if self._shadow is None or not products:
@@ -116,7 +124,27 @@ class CatalogService:
         return product
 
     async def unknown_skus(self, ctx: CallContext, skus: list[str]) -> list[str]:
-        """The SKUs of `skus` the catalog does not sell."""
+        """The SKUs of `skus` the catalog does not know. A SKU known is remembered in the
+        catalog cache (so taking an order asks the backend nothing, and still works from a
+        stale answer while it is down); one not known is always asked again, so a product just
+        added can be ordered at once."""
+        if self._cache is None or not skus:
+            return await self._find_unknown(ctx, skus)
+        cache = self._cache
+
+        async def known(sku: str) -> bool:
+            async def load() -> bool:
+                return not await self._find_unknown(ctx, [sku])
+
+            key = CachedReads.key(ctx.tenant_id, "catalog", f"sku-known/{sku}", ())
+            cached = await cache.read(ctx.tenant_id, "catalog", key, load, lambda _: [f"sku:{sku}"])
+            return bool(msgspec.json.decode(cached.body))
+
+        answers = await asyncio.gather(*(known(sku) for sku in skus))
+        doubtful = [sku for sku, is_known in zip(skus, answers, strict=True) if not is_known]
+        return await self._find_unknown(ctx, doubtful) if doubtful else []
+
+    async def _find_unknown(self, ctx: CallContext, skus: list[str]) -> list[str]:
         backends = await self._backends.for_tenant(ctx.tenant_id)
         known = await call_backend(
             backends.catalog.find_skus(skus), backend=backends.names["catalog"]
