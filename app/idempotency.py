@@ -11,9 +11,11 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 import msgspec
 from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -70,6 +72,13 @@ def fingerprint(method: str, path: str, raw_body: bytes) -> str:
     return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + canonical).hexdigest()
 
 
+def _insert_for(session: AsyncSession) -> Any:
+    """INSERT with ON CONFLICT for the session's database (PostgreSQL or SQLite)."""
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        return postgresql.insert
+    return sqlite.insert
+
+
 class IdempotencyStore:
     def __init__(self, db: Database, ttl_seconds: int = 86_400, lock_seconds: int = 30) -> None:
         self._db = db
@@ -91,6 +100,23 @@ class IdempotencyStore:
     ) -> IdempotencyClaim | StoredResponse:
         now = utcnow()
         async with self._db.session(tenant_id, write=True) as session:
+            # The common case, a new key, in one statement; the rest read what is there.
+            claimed = await session.scalar(
+                _insert_for(session)(IdempotencyRecord)
+                .values(
+                    tenant_id=tenant_id,
+                    client_id=client_id,
+                    key=key,
+                    fingerprint=request_fingerprint,
+                    state="in_flight",
+                    locked_until=now + self._lock,
+                    expires_at=now + self._ttl,
+                )
+                .on_conflict_do_nothing()
+                .returning(IdempotencyRecord.key)
+            )
+            if claimed is not None:
+                return IdempotencyClaim(tenant_id, client_id, key)
             row = await self._find(session, client_id, key)
             if row is not None and row.expires_at <= now:
                 await session.delete(row)
@@ -146,6 +172,7 @@ class IdempotencyStore:
                 response_body=response.body,
                 response_headers=response.headers,
             )
+            .execution_options(synchronize_session=False)
         )
         if session is not None:
             await session.execute(statement)

@@ -5,6 +5,7 @@ beyond best-effort checks (SKUs, customer): its slowness or outage never fails i
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -34,6 +35,7 @@ from app.store.ids import new_id
 from app.store.models import OrderRow, OutboxEntry, Tenant
 from contracts.v1 import Money, Order, OrderCreate, OrderLine, OrderTotals
 
+CHANNELS_TTL = 30.0  # seconds
 log = logging.getLogger("gateway.orders")
 
 SUBMIT = "order.submit"
@@ -129,6 +131,7 @@ class OrderIntake:
         self._customers = customers
         self._idempotency = idempotency
         self._on_accepted = on_accepted
+        self._channels: dict[str, tuple[float, list[str]]] = {}
 
     async def accept(
         self,
@@ -178,7 +181,8 @@ class OrderIntake:
         try:
             async with self._db.session(ctx.tenant_id, write=True) as session:
                 session.add(order)
-                await session.flush()  # the order row first: its events reference it
+                # One flush inserts the order before its event (the unit of work follows the
+                # foreign key), with the event count already set: no UPDATE after the INSERT.
                 record_received(session, order, {"unverified": unverified} if unverified else None)
                 session.add(
                     OutboxEntry(
@@ -206,9 +210,17 @@ class OrderIntake:
         return response
 
     async def _check_channel(self, ctx: CallContext, channel: str) -> None:
-        async with self._db.session() as session:
-            tenant = await session.get(Tenant, ctx.tenant_id)
-        channels = list(tenant.channels) if tenant else []
+        # A tenant's channels are fixed when it is created: read them once in a while, not
+        # once per order.
+        cached = self._channels.get(ctx.tenant_id)
+        if cached is not None and time.monotonic() - cached[0] < CHANNELS_TTL:
+            channels = cached[1]
+        else:
+            async with self._db.session() as session:
+                tenant = await session.get(Tenant, ctx.tenant_id)
+            channels = list(tenant.channels) if tenant else []
+            if tenant is not None:
+                self._channels[ctx.tenant_id] = (time.monotonic(), channels)
         if channel not in channels:
             raise Unprocessable(
                 f"unknown channel {channel!r}",

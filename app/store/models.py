@@ -22,7 +22,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from app.store.types import JSONType, UTCDateTime, utcnow
 
@@ -146,6 +146,8 @@ class OrderEventRow(TenantScoped, Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     order_id: Mapped[str] = mapped_column(String(40), ForeignKey("orders.id", ondelete="CASCADE"))
     sequence: Mapped[int] = mapped_column(Integer)
+    # Never loaded (lazy="raise"); declared so one flush inserts an order before its events.
+    order: Mapped[OrderRow] = relationship(lazy="raise", passive_deletes=True)
     type: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(32))
     previous_status: Mapped[str | None] = mapped_column(String(32), default=None)
