@@ -4,11 +4,13 @@ small asyncio HTTP/1.1 client. Both report requests per second and latency perce
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import shutil
 import subprocess
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -20,6 +22,18 @@ done = function(summary, latency, requests)
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
     summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
     summary.errors.status))
+end
+"""
+
+
+POST_SCRIPT = """
+local path, template, prefix = [==[%(path)s]==], [==[%(template)s]==], [==[%(prefix)s]==]
+local counter = 0
+request = function()
+  counter = counter + 1
+  local uid = prefix .. "-" .. counter
+  wrk.headers["Idempotency-Key"] = uid
+  return wrk.format("POST", path, nil, (string.gsub(template, "{uid}", uid)))
 end
 """
 
@@ -55,23 +69,64 @@ def run(
     )
 
 
-def _wrk(
-    url: str, *, connections: int, seconds: float, headers: dict[str, str], threads: int
+def post_unique(
+    url: str,
+    template: str,
+    *,
+    connections: int,
+    seconds: float,
+    headers: dict[str, str] | None = None,
 ) -> Result:
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(WRK_SCRIPT)
+    """POST `template` as JSON over and over, `{uid}` in it replaced by a token unique to the
+    request, which is also its `Idempotency-Key`: every request a new order."""
+    prefix = uuid.uuid4().hex[:12]
+    all_headers = {"Content-Type": "application/json", **(headers or {})}
+    if have_wrk():
+        parts = urlsplit(url)
+        script = POST_SCRIPT % {"path": parts.path, "template": template, "prefix": prefix}
+        return _wrk(
+            url,
+            connections=connections,
+            seconds=seconds,
+            headers=all_headers,
+            threads=1,
+            script=script,
+        )
+    return asyncio.run(
+        _python(
+            url,
+            connections=connections,
+            seconds=seconds,
+            headers=all_headers,
+            post=(template, prefix),
+        )
+    )
+
+
+def _wrk(
+    url: str,
+    *,
+    connections: int,
+    seconds: float,
+    headers: dict[str, str],
+    threads: int,
+    script: str = "",
+) -> Result:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+        handle.write(script + WRK_SCRIPT)
+    script_path = handle.name
     command = [
         "wrk",
         f"-t{min(threads, connections)}",
         f"-c{connections}",
         f"-d{max(1, round(seconds))}s",
         "-s",
-        script.name,
+        script_path,
     ]
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
     output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
-    Path(script.name).unlink(missing_ok=True)
+    Path(script_path).unlink(missing_ok=True)
     summary = json.loads(output.strip().splitlines()[-1])
     return Result(
         rps=summary["requests"] / (summary["duration_us"] / 1e6),
@@ -83,13 +138,30 @@ def _wrk(
     )
 
 
-async def _python(url: str, *, connections: int, seconds: float, headers: dict[str, str]) -> Result:
+async def _python(
+    url: str,
+    *,
+    connections: int,
+    seconds: float,
+    headers: dict[str, str],
+    post: tuple[str, str] | None = None,
+) -> Result:
     parts = urlsplit(url)
     target = parts.path + (f"?{parts.query}" if parts.query else "")
-    head = f"GET {target} HTTP/1.1\r\nHost: {parts.netloc}\r\n" + "".join(
+    method = "POST" if post else "GET"
+    head = f"{method} {target} HTTP/1.1\r\nHost: {parts.netloc}\r\n" + "".join(
         f"{k}: {v}\r\n" for k, v in headers.items()
     )
-    request = (head + "\r\n").encode()
+    counter = itertools.count(1)
+
+    def next_request() -> bytes:
+        if post is None:
+            return (head + "\r\n").encode()
+        uid = f"{post[1]}-{next(counter)}"
+        body = post[0].replace("{uid}", uid).encode()
+        extra = f"Idempotency-Key: {uid}\r\nContent-Length: {len(body)}\r\n\r\n"
+        return (head + extra).encode() + body
+
     latencies: list[float] = []
     errors = 0
     deadline = time.perf_counter() + seconds
@@ -100,7 +172,7 @@ async def _python(url: str, *, connections: int, seconds: float, headers: dict[s
         try:
             while time.perf_counter() < deadline:
                 started = time.perf_counter()
-                writer.write(request)
+                writer.write(next_request())
                 status_line = await reader.readline()
                 length = 0
                 while (line := await reader.readline()) not in (b"\r\n", b""):

@@ -145,7 +145,7 @@ class Stack:
         command = [sys.executable, "-m", "adapters.odoo.simulator", "--port", str(port)]
         return self.spawn(name, command, f"http://127.0.0.1:{port}", ready="/_sim/health")
 
-    def bare(self, body: bytes, workers: int = 2) -> Proc:
+    def bare(self, body: bytes = b"{}", workers: int = 2, database_url: str = "") -> Proc:
         body_file = self.workdir / "body.json"
         body_file.write_bytes(body)
         port = free_port()
@@ -167,7 +167,10 @@ class Stack:
             "warning",
         ]
         return self.spawn(
-            "bare", command, f"http://127.0.0.1:{port}", {"BENCH_BODY_FILE": str(body_file)}
+            "bare",
+            command,
+            f"http://127.0.0.1:{port}",
+            {"BENCH_BODY_FILE": str(body_file), "BENCH_DATABASE_URL": database_url},
         )
 
     def database(self) -> str:
