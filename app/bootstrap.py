@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from adapters.odoo import OdooBackend
 from adapters.sandbox import SandboxBackend
 from adapters.tryton import TrytonBackend
+from app.api.admin.availability import AvailabilityAdminController
 from app.api.admin.bindings import BindingAdminController
 from app.api.admin.cache import CacheAdminController
 from app.api.admin.dead_letters import DeadLetterAdminController
@@ -30,6 +31,7 @@ from app.api.errors import EXCEPTION_HANDLERS
 from app.api.health import HealthController
 from app.api.middleware import CorrelationMiddleware, authentication_middleware, quota_middleware
 from app.api.oauth import OAuthController
+from app.api.v1.availability import AvailabilityController, ReservationController
 from app.api.v1.customers import CustomerController
 from app.api.v1.inventory import InventoryController
 from app.api.v1.orders import OrderController
@@ -46,6 +48,8 @@ from app.crypto import SecretBox, load_or_create_master_key
 from app.customers.service import CustomerService
 from app.idempotency import IdempotencyStore
 from app.inventory.levels import InventoryService
+from app.inventory.reservations import StockLedger
+from app.inventory.rules import AvailabilityRules, InventoryFigures
 from app.orders.cancel import OrderCancellation
 from app.orders.dead_letters import DeadLetters
 from app.orders.intake import OrderIntake
@@ -175,6 +179,17 @@ def build_services(settings: Settings) -> Services:
     catalog = CatalogService(backends, cursors, shadow, cache=cache)
     customers = CustomerService(backends, cursors, shadow, cache)
     quota_store = RedisQuotaStore(redis) if redis is not None else MemoryQuotaStore()
+    inventory = InventoryService(backends, cursors, shadow, cache=cache)
+    availability_rules = AvailabilityRules(db)
+    inventory_figures = InventoryFigures(db)
+    ledger = StockLedger(
+        db,
+        inventory=inventory,
+        rules=availability_rules,
+        figures=inventory_figures,
+        idempotency=idempotency,
+        tenants=tenants,
+    )
 
     async def stock_moved(tenant_id: str, skus: list[str]) -> int:
         return await cache.invalidate(tenant_id, [f"sku:{sku}" for sku in skus])
@@ -186,6 +201,7 @@ def build_services(settings: Settings) -> Services:
         idempotency=idempotency,
         bindings=bindings,
         on_delivered=stock_moved,
+        expire_reservations=ledger.expire_due,
     )
     return Services(
         settings=settings,
@@ -208,9 +224,20 @@ def build_services(settings: Settings) -> Services:
         tenants=tenants,
         idempotency=idempotency,
         catalog=catalog,
-        inventory=InventoryService(backends, cursors, shadow),
+        inventory=inventory,
+        availability_rules=availability_rules,
+        inventory_figures=inventory_figures,
+        ledger=ledger,
         customers=customers,
-        intake=OrderIntake(db, catalog, customers, idempotency, on_accepted=worker.wake),
+        intake=OrderIntake(
+            db,
+            catalog=catalog,
+            customers=customers,
+            idempotency=idempotency,
+            tenants=tenants,
+            ledger=ledger,
+            on_accepted=worker.wake,
+        ),
         orders=OrderQueries(db, cursors),
         worker=worker,
         cancellation=OrderCancellation(db),
@@ -292,6 +319,8 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
             OAuthController,
             ProductController,
             InventoryController,
+            AvailabilityController,
+            ReservationController,
             CustomerController,
             OrderController,
             TenantAdminController,
@@ -302,6 +331,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
             CacheAdminController,
             ShieldAdminController,
             DeadLetterAdminController,
+            AvailabilityAdminController,
         ],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,

@@ -11,11 +11,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
 
 import msgspec
 from sqlalchemy import delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,7 +23,7 @@ from app.problems import (
     IdempotencyKeyReused,
     InvalidRequest,
 )
-from app.store.database import Database
+from app.store.database import Database, insert_for
 from app.store.models import IdempotencyRecord
 from app.store.types import utcnow
 
@@ -72,13 +70,6 @@ def fingerprint(method: str, path: str, raw_body: bytes) -> str:
     return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + canonical).hexdigest()
 
 
-def _insert_for(session: AsyncSession) -> Any:
-    """INSERT with ON CONFLICT for the session's database (PostgreSQL or SQLite)."""
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
-        return postgresql.insert
-    return sqlite.insert
-
-
 class IdempotencyStore:
     def __init__(self, db: Database, ttl_seconds: int = 86_400, lock_seconds: int = 30) -> None:
         self._db = db
@@ -102,7 +93,7 @@ class IdempotencyStore:
         async with self._db.session(tenant_id, write=True) as session:
             # The common case, a new key, in one statement; the rest read what is there.
             claimed = await session.scalar(
-                _insert_for(session)(IdempotencyRecord)
+                insert_for(session)(IdempotencyRecord)
                 .values(
                     tenant_id=tenant_id,
                     client_id=client_id,

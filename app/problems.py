@@ -84,6 +84,12 @@ class UnsupportedMediaType(GatewayError):
     status, slug, title = 415, "unsupported-media-type", "Send application/json"
 
 
+class InsufficientStock(GatewayError):
+    """A reservation the channel cannot be promised; `extra["short"]` names each short line."""
+
+    status, slug, title = 409, "insufficient-stock", "Not enough stock"
+
+
 class Unprocessable(GatewayError):
     status, slug, title = 422, "unprocessable", "The request cannot be processed"
 

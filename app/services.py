@@ -15,6 +15,8 @@ from app.crypto import SecretBox
 from app.customers.service import CustomerService
 from app.idempotency import IdempotencyStore
 from app.inventory.levels import InventoryService
+from app.inventory.reservations import StockLedger
+from app.inventory.rules import AvailabilityRules, InventoryFigures
 from app.orders.cancel import OrderCancellation
 from app.orders.dead_letters import DeadLetters
 from app.orders.intake import OrderIntake
@@ -48,6 +50,9 @@ class Services:
     idempotency: IdempotencyStore
     catalog: CatalogService
     inventory: InventoryService
+    availability_rules: AvailabilityRules
+    inventory_figures: InventoryFigures
+    ledger: StockLedger
     customers: CustomerService
     intake: OrderIntake
     orders: OrderQueries

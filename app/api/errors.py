@@ -57,7 +57,10 @@ def problem_response(
     errors: list[FieldError] | None = None,
     headers: dict[str, str] | None = None,
     type_uri: str | None = None,
+    extra: dict[str, object] | None = None,
 ) -> Response[bytes]:
+    """`extra` adds RFC 9457 extension members (e.g. `short` lines of a refused reservation,
+    `existing_id` of a duplicate order); they never replace the standard ones."""
     problem = Problem(
         type=type_uri or PROBLEM_BASE + slug,
         title=title,
@@ -72,8 +75,14 @@ def problem_response(
         if errors
         else None,
     )
+    body = msgspec.json.encode(problem)
+    if extra:
+        standard = msgspec.to_builtins(problem)
+        body = msgspec.json.encode(
+            {**standard, **{k: v for k, v in extra.items() if k not in standard}}
+        )
     return Response(
-        content=msgspec.json.encode(problem),
+        content=body,
         status_code=status,
         media_type=PROBLEM_MEDIA_TYPE,
         headers=headers or {},
@@ -89,6 +98,7 @@ def gateway_error_handler(request: Request[Any, Any, Any], error: GatewayError) 
         detail=error.detail,
         errors=error.errors,
         headers=error.headers,
+        extra=error.extra,
     )
 
 

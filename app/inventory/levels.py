@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
+
 from app.backend_calls import call_backend
+from app.cache.reads import CachedReads
 from app.context import CallContext
+from app.inventory.availability import StockAt
 from app.paging import CursorCodec
 from app.tenancy.bindings import BackendResolver
 from app.tenancy.shadow import ShadowReads
@@ -53,13 +58,65 @@ def level_subject(level: InventoryLevel) -> str:
     return f"{level.sku}@{level.location_id}"
 
 
+class SkuStock(msgspec.Struct, kw_only=True):
+    """What the backend reports of one SKU, at every location it has it, and when."""
+
+    levels: list[StockAt]
+    as_of: datetime | None
+
+
 class InventoryService:
     def __init__(
-        self, backends: BackendResolver, cursors: CursorCodec, shadow: ShadowReads | None = None
+        self,
+        backends: BackendResolver,
+        cursors: CursorCodec,
+        shadow: ShadowReads | None = None,
+        cache: CachedReads | None = None,
     ) -> None:
         self._backends = backends
         self._cursors = cursors
         self._shadow = shadow
+        self._cache = cache
+
+    async def stock_for(self, ctx: CallContext, skus: list[str]) -> dict[str, SkuStock]:
+        """Each SKU's stock at every location, through the inventory cache (one entry per SKU,
+        tagged `sku:<sku>` like the levels, so the same stock changes drop it; served stale
+        while the backend is down)."""
+
+        async def one(sku: str) -> SkuStock:
+            async def load() -> SkuStock:
+                return await self._read_stock(ctx, sku)
+
+            if self._cache is None:
+                return await load()
+            key = CachedReads.key(ctx.tenant_id, "inventory", f"stock-of/{sku}", ())
+            cached = await self._cache.read(
+                ctx.tenant_id, "inventory", key, load, lambda _: [f"sku:{sku}"]
+            )
+            return msgspec.json.decode(cached.body, type=SkuStock)
+
+        found = await asyncio.gather(*(one(sku) for sku in skus))
+        return dict(zip(skus, found, strict=True))
+
+    async def _read_stock(self, ctx: CallContext, sku: str) -> SkuStock:
+        backends = await self._backends.for_tenant(ctx.tenant_id)
+        source = backends.names["inventory"]
+        levels: list[StockAt] = []
+        cursor: str | None = None
+        while True:
+            page = await call_backend(
+                backends.inventory.list_stock(StockQuery(skus=(sku,), limit=200, cursor=cursor)),
+                backend=source,
+            )
+            levels += [
+                StockAt(r.location_id, r.on_hand, r.reserved, r.safety_stock)
+                for r in page.items
+                if r.sku == sku
+            ]
+            cursor = page.next_cursor
+            if not cursor:
+                break
+        return SkuStock(levels=levels, as_of=datetime.now(UTC))
 
     async def _observe(
         self, ctx: CallContext, levels: list[InventoryLevel], locations: list[str]

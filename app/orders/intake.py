@@ -5,7 +5,6 @@ beyond best-effort checks (SKUs, customer): its slowness or outage never fails i
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -19,7 +18,8 @@ from app.catalog.service import CatalogService
 from app.context import CallContext
 from app.customers.service import CustomerService
 from app.idempotency import IdempotencyClaim, IdempotencyStore, StoredResponse
-from app.orders.events import record_received
+from app.inventory.reservations import StockLedger, shortage
+from app.orders.events import record_note, record_received
 from app.orders.views import to_order
 from app.problems import (
     BackendUnavailableError,
@@ -32,10 +32,10 @@ from app.problems import (
 from app.shield.policy import priority
 from app.store.database import Database
 from app.store.ids import new_id
-from app.store.models import OrderRow, OutboxEntry, Tenant
+from app.store.models import OrderRow, OutboxEntry
+from app.tenancy.tenants import TenantDirectory
 from contracts.v1 import Money, Order, OrderCreate, OrderLine, OrderTotals
 
-CHANNELS_TTL = 30.0  # seconds
 log = logging.getLogger("gateway.orders")
 
 SUBMIT = "order.submit"
@@ -121,17 +121,21 @@ class OrderIntake:
     def __init__(
         self,
         db: Database,
+        *,
         catalog: CatalogService,
         customers: CustomerService,
         idempotency: IdempotencyStore,
+        tenants: TenantDirectory,
+        ledger: StockLedger,
         on_accepted: Callable[[], None] = lambda: None,
     ) -> None:
         self._db = db
+        self._tenants = tenants
+        self._ledger = ledger
         self._catalog = catalog
         self._customers = customers
         self._idempotency = idempotency
         self._on_accepted = on_accepted
-        self._channels: dict[str, tuple[float, list[str]]] = {}
 
     async def accept(
         self,
@@ -146,17 +150,15 @@ class OrderIntake:
         lines, currency = compute_lines(data)
         totals = compute_totals(data, lines, currency)
         await self._check_channel(ctx, data.channel)
-        if data.reservation_id is not None:
-            raise Unprocessable(
-                f"no reservation {data.reservation_id}",
-                errors=[FieldError("reservation_id", "unknown or expired reservation")],
-            )
         unverified: list[str] = []
         # Validating an order is checkout, never browsing; but a channel is waiting, and an
         # order is accepted unverified rather than held up by a busy or broken backend.
         with priority("checkout", patience=1.0):
             customer = await self._resolve_customer(ctx, data, unverified)
             await self._check_skus(ctx, data, unverified)
+            stock = await self._ledger.stock_or_none(ctx, sorted({line.sku for line in lines}))
+            if stock is None:
+                unverified.append("stock")
 
         order = OrderRow(
             id=new_id("ord"),
@@ -180,10 +182,32 @@ class OrderIntake:
         )
         try:
             async with self._db.session(ctx.tenant_id, write=True) as session:
+                # The stock first: consume the reservation cited, hold what the order takes
+                # until the backend confirms it, and learn whether the channel could promise it
+                # (if not, the order is taken all the same: the customer has paid).
+                short, holds = await self._ledger.hold_for_order(
+                    session,
+                    ctx,
+                    order_id=order.id,
+                    channel=data.channel,
+                    lines=[(line.sku, line.quantity) for line in lines],
+                    reservation_id=data.reservation_id,
+                    stock=stock,
+                )
                 session.add(order)
                 # One flush inserts the order before its event (the unit of work follows the
                 # foreign key), with the event count already set: no UPDATE after the INSERT.
                 record_received(session, order, {"unverified": unverified} if unverified else None)
+                if short:
+                    record_note(
+                        session,
+                        order,
+                        "order.oversold",
+                        cause="channel",
+                        correlation_id=ctx.correlation_id,
+                        detail={"lines": [shortage(item) for item in short]},
+                    )
+                session.add_all(holds)
                 session.add(
                     OutboxEntry(
                         id=new_id("obx"),
@@ -210,17 +234,7 @@ class OrderIntake:
         return response
 
     async def _check_channel(self, ctx: CallContext, channel: str) -> None:
-        # A tenant's channels are fixed when it is created: read them once in a while, not
-        # once per order.
-        cached = self._channels.get(ctx.tenant_id)
-        if cached is not None and time.monotonic() - cached[0] < CHANNELS_TTL:
-            channels = cached[1]
-        else:
-            async with self._db.session() as session:
-                tenant = await session.get(Tenant, ctx.tenant_id)
-            channels = list(tenant.channels) if tenant else []
-            if tenant is not None:
-                self._channels[ctx.tenant_id] = (time.monotonic(), channels)
+        channels = await self._tenants.channels(ctx.tenant_id)
         if channel not in channels:
             raise Unprocessable(
                 f"unknown channel {channel!r}",

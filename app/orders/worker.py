@@ -61,8 +61,12 @@ class OutboxWorker(DeliveryOutcomes):
         name: str | None = None,
         bindings: BindingStore | None = None,
         on_delivered: Callable[[str, list[str]], Awaitable[object]] | None = None,
+        expire_reservations: Callable[[], Awaitable[int]] | None = None,
     ) -> None:
         self._bindings = bindings
+        # Marks reservations past their time (they stopped holding stock at expiry already).
+        self._expire_reservations = expire_reservations
+        self._last_expiry = 0.0
         # Told the tenant and SKUs of each delivered order: the backend's stock has moved.
         self._on_delivered = on_delivered
         self._db = db
@@ -280,6 +284,9 @@ class OutboxWorker(DeliveryOutcomes):
 
     async def _maybe_prune(self) -> None:
         loop = asyncio.get_running_loop()
+        if self._expire_reservations is not None and loop.time() - self._last_expiry >= 30:
+            self._last_expiry = loop.time()
+            await self._expire_reservations()
         if self._idempotency is None or loop.time() - self._last_prune < 3600:
             return
         self._last_prune = loop.time()

@@ -11,13 +11,14 @@ SQLite traps handled here on purpose:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import msgspec
-from sqlalchemy import event
+from sqlalchemy import event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -112,6 +113,25 @@ def _stamp_tenant(session: Session, _context: Any, _instances: Any) -> None:
                 obj.tenant_id = tenant_id
             elif current != tenant_id:
                 raise TenantMismatch(type(obj).__name__)
+
+
+def insert_for(session: AsyncSession) -> Any:
+    """INSERT that can say ON CONFLICT, for the session's database (PostgreSQL or SQLite)."""
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        return postgresql.insert
+    return sqlite.insert
+
+
+async def lock_keys(session: AsyncSession, keys: Iterable[str]) -> None:
+    """Serialise transactions on `keys` until this one ends, across every replica: PostgreSQL
+    advisory locks, taken in sorted order so two transactions never wait on each other. On
+    SQLite a write transaction (BEGIN IMMEDIATE) already runs alone."""
+    if session.bind is None or session.bind.dialect.name != "postgresql":
+        return
+    for key in sorted(set(keys)):
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key}
+        )
 
 
 class Database:

@@ -1,5 +1,6 @@
 """The gateway's own tables: tenants, clients, signing keys, backend bindings, orders, order
-events, the outbox and idempotency records.
+events, the outbox, idempotency records, and the stock the gateway holds (reservations, holds,
+channel availability rules and their counters).
 
 Tenant data inherits `TenantScoped`; the session factory in `app.store.database` filters every
 query of those tables by the session's tenant, so isolation does not depend on each query
@@ -266,3 +267,70 @@ class BackendFeed(TenantScoped, Base):
     lease_owner: Mapped[str | None] = mapped_column(String(64), default=None)
     lease_expires_at: Mapped[datetime | None] = mapped_column(default=None)
     polled_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class AvailabilityRuleRow(TenantScoped, Timestamps, Base):
+    """How much stock one channel of a tenant is shown (see app.inventory.availability)."""
+
+    __tablename__ = "availability_rules"
+    __table_args__ = (UniqueConstraint("tenant_id", "channel"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(50))
+    # The allocation share in basis points (0-10000): exact, unlike a float.
+    allocation_bp: Mapped[int] = mapped_column(Integer, default=10_000)
+    reserve_threshold: Mapped[int] = mapped_column(Integer, default=0)
+    safety_stock: Mapped[int] = mapped_column(Integer, default=0)
+    excluded_locations: Mapped[list[Any]] = mapped_column(default=list)
+
+
+class ReservationRow(TenantScoped, Timestamps, Base):
+    """Stock held for a checkout. Its holds count while it is `active` and not past
+    `expires_at`; released, consumed (by the order citing it) and expired ones hold nothing."""
+
+    __tablename__ = "reservations"
+    __table_args__ = (Index("ix_reservations_status_expires", "status", "expires_at"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(50))
+    status: Mapped[str] = mapped_column(String(16))
+    lines: Mapped[list[Any]] = mapped_column()
+    expires_at: Mapped[datetime] = mapped_column()
+    order_id: Mapped[str | None] = mapped_column(String(40), default=None)
+    correlation_id: Mapped[str] = mapped_column(String(128))
+
+
+class StockHold(TenantScoped, Base):
+    """A quantity of a SKU (at a location, or none) the gateway holds for a reservation or for
+    an order the backend has not confirmed yet. Whether it counts follows from its owner's
+    state, so no status change can forget to release it."""
+
+    __tablename__ = "stock_holds"
+    __table_args__ = (Index("ix_stock_holds_tenant_sku", "tenant_id", "sku"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    sku: Mapped[str] = mapped_column(String(64))
+    location_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    quantity: Mapped[int] = mapped_column(Integer)
+    reservation_id: Mapped[str | None] = mapped_column(
+        String(40), ForeignKey("reservations.id", ondelete="CASCADE"), default=None, index=True
+    )
+    order_id: Mapped[str | None] = mapped_column(
+        String(40), ForeignKey("orders.id", ondelete="CASCADE"), default=None, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Never loaded (lazy="raise"); declared so one flush inserts the owner before its holds.
+    reservation: Mapped[ReservationRow | None] = relationship(lazy="raise", passive_deletes=True)
+    order: Mapped[OrderRow | None] = relationship(lazy="raise", passive_deletes=True)
+
+
+class InventoryCounter(TenantScoped, Base):
+    """Running counts of reservation outcomes and oversold orders, per tenant and channel."""
+
+    __tablename__ = "inventory_counters"
+    __table_args__ = (UniqueConstraint("tenant_id", "channel", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(50))
+    name: Mapped[str] = mapped_column(String(40))
+    value: Mapped[int] = mapped_column(Integer, default=0)

@@ -4,6 +4,7 @@ authentication the token endpoint relies on."""
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -56,9 +57,25 @@ def _client_view(row: Client) -> ClientView:
     )
 
 
+CHANNELS_TTL = 30.0  # seconds a replica trusts the channels it read
+
+
 class TenantDirectory:
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._channels: dict[str, tuple[float, list[str]]] = {}
+
+    async def channels(self, tenant_id: str) -> list[str]:
+        """The tenant's channels ([] for no such tenant). They are fixed when the tenant is
+        created, so each replica reads them now and then, not per order."""
+        cached = self._channels.get(tenant_id)
+        if cached is not None and time.monotonic() - cached[0] < CHANNELS_TTL:
+            return cached[1]
+        view = await self.get_tenant(tenant_id)
+        if view is None:
+            return []
+        self._channels[tenant_id] = (time.monotonic(), view.channels)
+        return view.channels
 
     async def create_tenant(
         self, tenant_id: str, name: str, channels: list[str] | None = None
