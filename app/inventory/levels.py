@@ -11,7 +11,7 @@ import msgspec
 from app.backend_calls import call_backend
 from app.cache.reads import CachedReads
 from app.context import CallContext
-from app.inventory.availability import StockAt
+from app.inventory.availability import StockAt, available_to_promise
 from app.paging import CursorCodec
 from app.tenancy.bindings import BackendResolver
 from app.tenancy.shadow import ShadowReads
@@ -20,8 +20,9 @@ from contracts.v1 import InventoryLevel, InventoryLevelPage
 
 
 def available_from(on_hand: int, reserved: int, safety_stock: int) -> int:
-    """`available = max(0, on_hand - reserved - safety_stock)`."""
-    return max(0, on_hand - reserved - safety_stock)
+    """`available = max(0, on_hand - reserved - safety_stock)`: available to promise with
+    nothing held by the gateway (the one formula is `available_to_promise`)."""
+    return available_to_promise(StockAt("", on_hand, reserved, safety_stock))
 
 
 def _nothing(level: InventoryLevel) -> InventoryLevel:
