@@ -108,7 +108,7 @@ def expected(
 )
 @given(
     stock=levels,
-    rules=st.fixed_dictionaries({channel: rule for channel in CHANNELS}),
+    rules=st.fixed_dictionaries(dict.fromkeys(CHANNELS, rule)),
     reservations=st.lists(reservation, max_size=4),
 )
 def test_each_channel_sees_what_its_rule_says(
