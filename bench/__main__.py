@@ -12,7 +12,7 @@ from pathlib import Path
 from bench import load
 from bench.procs import REDIS_URL, Stack
 from bench.report import Row, table
-from bench.scenarios import cache, intake, shield
+from bench.scenarios import cache, intake, reservations, shield
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -20,7 +20,9 @@ RESULTS = Path(__file__).parent / "results"
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--seconds", type=float, default=5.0, help="duration of each load run")
-    parser.add_argument("--only", default="", help="comma-separated: cache, shield, intake")
+    parser.add_argument(
+        "--only", default="", help="comma-separated: cache, shield, intake, reservations"
+    )
     args = parser.parse_args(argv)
     only = set(filter(None, args.only.split(",")))
     _flush_redis()
@@ -38,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
             rows += shield.overload(stack, stack.database(), max(10.0, args.seconds * 2))
         if not only or "intake" in only:
             rows += intake.intake(stack, stack.database(), args.seconds)
+        if not only or "reservations" in only:
+            rows += reservations.contention(stack, stack.database(), args.seconds)
     finally:
         stack.close()
     print()

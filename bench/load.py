@@ -28,12 +28,14 @@ end
 
 POST_SCRIPT = """
 local path, template, prefix = [==[%(path)s]==], [==[%(template)s]==], [==[%(prefix)s]==]
-local counter = 0
+local slots, counter = %(slots)d, 0
 request = function()
   counter = counter + 1
   local uid = prefix .. "-" .. counter
   wrk.headers["Idempotency-Key"] = uid
-  return wrk.format("POST", path, nil, (string.gsub(template, "{uid}", uid)))
+  local body = string.gsub(template, "{uid}", uid)
+  body = string.gsub(body, "{slot}", tostring(counter %% slots))
+  return wrk.format("POST", path, nil, body)
 end
 """
 
@@ -76,14 +78,21 @@ def post_unique(
     connections: int,
     seconds: float,
     headers: dict[str, str] | None = None,
+    slots: int = 1,
 ) -> Result:
     """POST `template` as JSON over and over, `{uid}` in it replaced by a token unique to the
-    request, which is also its `Idempotency-Key`: every request a new order."""
+    request, which is also its `Idempotency-Key` (every request a new order), and `{slot}` by
+    the request's number modulo `slots` (requests spread over that many SKUs, say)."""
     prefix = uuid.uuid4().hex[:12]
     all_headers = {"Content-Type": "application/json", **(headers or {})}
     if have_wrk():
         parts = urlsplit(url)
-        script = POST_SCRIPT % {"path": parts.path, "template": template, "prefix": prefix}
+        script = POST_SCRIPT % {
+            "path": parts.path,
+            "template": template,
+            "prefix": prefix,
+            "slots": slots,
+        }
         return _wrk(
             url,
             connections=connections,
@@ -98,7 +107,7 @@ def post_unique(
             connections=connections,
             seconds=seconds,
             headers=all_headers,
-            post=(template, prefix),
+            post=(template, prefix, slots),
         )
     )
 
@@ -144,7 +153,7 @@ async def _python(
     connections: int,
     seconds: float,
     headers: dict[str, str],
-    post: tuple[str, str] | None = None,
+    post: tuple[str, str, int] | None = None,
 ) -> Result:
     parts = urlsplit(url)
     target = parts.path + (f"?{parts.query}" if parts.query else "")
@@ -157,8 +166,9 @@ async def _python(
     def next_request() -> bytes:
         if post is None:
             return (head + "\r\n").encode()
-        uid = f"{post[1]}-{next(counter)}"
-        body = post[0].replace("{uid}", uid).encode()
+        number = next(counter)
+        uid = f"{post[1]}-{number}"
+        body = post[0].replace("{uid}", uid).replace("{slot}", str(number % post[2])).encode()
         extra = f"Idempotency-Key: {uid}\r\nContent-Length: {len(body)}\r\n\r\n"
         return (head + extra).encode() + body
 

@@ -188,8 +188,9 @@ class StockLedger:
         now = utcnow()
         short: list[Short] = []
         async with self._db.session(ctx.tenant_id, write=True) as session:
-            await lock_keys(session, _lock_names(ctx.tenant_id, skus))
+            # The rule before the lock: as little as possible runs while others wait.
             rule = await self._rules.rule_for(ctx.tenant_id, data.channel, session)
+            await lock_keys(session, _lock_names(ctx.tenant_id, skus))
             held = await held_now(session, skus, now)
             for line in data.lines:
                 figure = channel_availability(stock[line.sku].levels, held[line.sku], rule)
