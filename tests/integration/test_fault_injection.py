@@ -291,6 +291,14 @@ async def settle(rig: Rig, placement: Placement) -> None:
         await asyncio.sleep(0.2)
 
 
+async def _sale_refs(client: OdooClient) -> set[str]:
+    """Our order ids that Odoo holds a sale for, whatever its state."""
+    rows = await client.search_read(
+        "sale.order", [["client_order_ref", "=like", "ord_%"]], ["client_order_ref"]
+    )
+    return {row["client_order_ref"] for row in rows}
+
+
 async def backend_orders(rig: Rig) -> list[dict[str, Any]]:
     client = rig.direct()
     try:
@@ -394,27 +402,31 @@ async def test_a_worker_killed_between_the_backends_ack_and_our_commit(rig: Rig)
     await place(rig, placement, ORDERS, poison=POISON)  # all in the outbox; no worker yet
     proxy = rig.proxy
     kills, orphans = 3, set[str]()
-    for _ in range(kills):
-        # Answers come back late, so the window between Odoo creating the sale and the worker
-        # hearing of it is wide; the moment Odoo has created one, hold the answers and kill.
-        proxy.set_latency(0.3, "downstream")
-        before = await rig.creates()
-        worker = rig.spawn_worker()
-        deadline = time.monotonic() + 30
-        while await rig.creates() == before:
-            assert time.monotonic() < deadline, "the worker created no sale"
-            assert worker.poll() is None, f"the worker exited (logs in {rig.logs})"
-            await asyncio.sleep(0.01)
-        proxy.hold_responses()
-        os.kill(worker.pid, signal.SIGKILL)
-        worker.wait()
-        # Odoo holds a sale we never heard back about: our order is still waiting to go.
-        ours = await _ours(rig)
-        in_backend = {row["client_order_ref"] for row in await backend_orders(rig)}
-        stranded = [oid for oid in in_backend if ours.get(oid, ("?", False))[0] == "received"]
-        assert stranded, "the kill did not land between the backend's ack and our commit"
-        orphans.update(stranded)
-        proxy.clear()  # the held answers go to a dead process's sockets: lost
+    direct = rig.direct()
+    try:
+        for _ in range(kills):
+            # Answers come back late, so the window between Odoo creating the sale and the
+            # worker hearing of it is wide; the moment Odoo holds a new sale of ours (a poison
+            # order's create is refused and leaves none), hold the answers and kill.
+            proxy.set_latency(0.3, "downstream")
+            seen = await _sale_refs(direct)
+            worker = rig.spawn_worker()
+            deadline = time.monotonic() + 30
+            while not (new := await _sale_refs(direct) - seen):
+                assert time.monotonic() < deadline, "the worker created no sale"
+                assert worker.poll() is None, f"the worker exited (logs in {rig.logs})"
+                await asyncio.sleep(0.01)
+            proxy.hold_responses()
+            os.kill(worker.pid, signal.SIGKILL)
+            worker.wait()
+            # Odoo holds a sale we never heard back about: our order is still waiting to go.
+            ours = await _ours(rig)
+            stranded = [oid for oid in new if ours.get(oid, ("?", False))[0] == "received"]
+            assert stranded, ("the kill did not land between the ack and our commit", new, ours)
+            orphans.update(stranded)
+            proxy.clear()  # the held answers go to a dead process's sockets: lost
+    finally:
+        await direct.aclose()
     rig.spawn_worker()  # takes over once the dead workers' leases lapse
     await settle(rig, placement)
     await reconcile(
