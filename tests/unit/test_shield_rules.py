@@ -4,7 +4,9 @@ the same rules; the integration tests run it)."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 
+import msgspec
 import pytest
 
 from app.shield.policy import ShieldPolicy, priority
@@ -26,17 +28,17 @@ POLICY = ShieldPolicy(
 
 
 async def _grant(store: MemoryShieldStore, checkout: bool, policy: ShieldPolicy = POLICY) -> str:
-    grant = await store.acquire(
-        "t", policy, "checkout" if checkout else "browse", str(id(object()))
-    )
+    # Every call its own id (an id() of a temporary object is soon reused).
+    grant = await store.acquire("t", policy, "checkout" if checkout else "browse", uuid.uuid4().hex)
     return "ok" if grant.granted else grant.reason
 
 
 async def test_browsing_cannot_take_the_tokens_kept_for_checkout() -> None:
     store = MemoryShieldStore()
-    assert [await _grant(store, checkout=False) for _ in range(3)] == ["ok", "ok", "rate"]
+    policy = msgspec.structs.replace(POLICY, concurrency=10)  # the grants stay in flight
+    assert [await _grant(store, False, policy) for _ in range(3)] == ["ok", "ok", "rate"]
     # Two tokens are left: checkout may take them, browsing may not.
-    assert [await _grant(store, checkout=True) for _ in range(3)] == ["ok", "ok", "rate"]
+    assert [await _grant(store, True, policy) for _ in range(3)] == ["ok", "ok", "rate"]
 
 
 async def test_while_checkout_waits_browsing_yields_entirely() -> None:
