@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PG = "postgres@127.0.0.1:5432"
 REDIS_URL = "redis://127.0.0.1:6379/15"
 # Every gateway and worker of a run shares one master key, as production replicas must.
+ISSUER = "http://gateway.bench"
 SECRET_KEY = base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode()
 HIGH_QUOTAS = {
     "read": {
@@ -110,6 +111,9 @@ class Stack:
             "REDIS_URL": REDIS_URL,
             "GATEWAY_VAR_DIR": str(var_dir),
             "GATEWAY_SECRET_KEY": SECRET_KEY,
+            # Replicas behind one address share one issuer (the default names the port, so a
+            # token of one gateway would be refused by the next).
+            "GATEWAY_ISSUER": ISSUER,
             "GATEWAY_DEMO": "1",
             "GATEWAY_EMBEDDED_WORKER": "0",
             "GATEWAY_LOG_LEVEL": "WARNING",

@@ -20,7 +20,10 @@ from bench.procs import Stack, odoo_tenant
 from bench.report import Row
 
 DEMO = demo_dataset()
+# Products the backend sells (a draft one would be refused: a rejection, not a shield refusal).
+SELLABLE = [product for product in DEMO.products if product.status == "active"][:50]
 RATE = 50
+BURST = 10
 
 
 def overload(stack: Stack, database_url: str, seconds: float) -> list[Row]:
@@ -30,13 +33,20 @@ def overload(stack: Stack, database_url: str, seconds: float) -> list[Row]:
     second = stack.gateway("gw-shield-2", database_url, workers=1, env=env, var="shield")
     stack.worker("worker-1", database_url)
     stack.worker("worker-2", database_url)
-    shield = {"rate": RATE, "burst": 10, "concurrency": 16, "reserve": 2, "browse_wait": 0.2}
+    shield = {"rate": RATE, "burst": BURST, "concurrency": 16, "reserve": 2, "browse_wait": 0.2}
     token = odoo_tenant(first, stack, simulator, "bench-shield", shield=shield, var="shield")
     headers = {"Authorization": f"Bearer {token}"}
     path = f"/v1/products/{public_id(PRODUCT, DEMO.products[5].code)}"
+    # What one read costs the backend (every read is a miss here), to state the overload in
+    # backend requests rather than guess it.
+    httpx.post(simulator.url + "/_sim/reset")
+    for _ in range(3):
+        httpx.get(first.url + path, headers=headers, timeout=30).raise_for_status()
+    per_read = httpx.get(simulator.url + "/_sim/stats").json()["requests"] / 3
     httpx.post(simulator.url + "/_sim/reset")
 
     placed: list[str] = []
+    attempted = [0]
     started = time.time()
     stop = threading.Event()
 
@@ -46,6 +56,7 @@ def overload(stack: Stack, database_url: str, seconds: float) -> list[Row]:
             while not stop.is_set():
                 gateway = (first, second)[index % 2]
                 body = _order(index)
+                attempted[0] += 1
                 response = client.post(
                     gateway.url + "/v1/orders",
                     json=body,
@@ -61,7 +72,7 @@ def overload(stack: Stack, database_url: str, seconds: float) -> list[Row]:
     results: dict[str, load.Result] = {}
 
     def browse(name: str, url: str) -> None:
-        results[name] = load.run(url + path, connections=16, seconds=seconds, headers=headers)
+        results[name] = load.run(url + path, connections=48, seconds=seconds, headers=headers)
 
     browsers = [
         threading.Thread(target=browse, args=(proc.name, proc.url)) for proc in (first, second)
@@ -89,25 +100,26 @@ def overload(stack: Stack, database_url: str, seconds: float) -> list[Row]:
         Row(
             f"shield: backend rate, 2 gateways + 2 workers, {seconds:.0f} s overload",
             f"mean {mean:.1f} req/s, busiest second {busiest}",
-            f"configured {RATE} req/s",
+            f"configured {RATE} req/s (burst {BURST})",
             f"ratio {mean / RATE:.3f}",
             "<= 1.05",
-            mean <= RATE * 1.05,
+            mean <= RATE * 1.05 and busiest <= RATE * 1.05 + BURST,
         ),
         Row(
             "shield: browsing offered vs shed",
-            f"{offered / seconds:,.0f} reads/s offered (~{offered * 3 / seconds / RATE:.0f}x budget)",
+            f"{offered / seconds:,.0f} reads/s offered, {per_read:.1f} backend requests each"
+            f" ({offered * per_read / seconds / RATE:.0f}x budget)",
             f"{refused:,} of {offered:,} refused",
             f"shed {refused / max(1, offered):.0%}",
             "(reported)",
         ),
         Row(
-            "shield: checkout (orders posted by the workers)",
-            f"{len(posted)} of {len(placed)} posted",
-            "orders placed during the overload",
-            f"success {len(posted) / max(1, len(placed)):.0%}",
+            "shield: checkout (orders taken and posted by the workers)",
+            f"{len(placed)} of {attempted[0]} taken (202), {len(posted)} posted",
+            "orders attempted during the overload",
+            f"success {len(posted) / max(1, attempted[0]):.0%}",
             ">= 95%",
-            len(placed) > 0 and len(posted) >= 0.95 * len(placed),
+            attempted[0] > 0 and len(posted) >= 0.95 * attempted[0],
         ),
     ]
 
@@ -119,7 +131,7 @@ def _order(index: int) -> dict[str, Any]:
         "customer": {"id": public_id(CUSTOMER, DEMO.customers[index % 20].code)},
         "lines": [
             {
-                "sku": DEMO.products[index % 50].variants[0].sku,
+                "sku": SELLABLE[index % len(SELLABLE)].variants[0].sku,
                 "quantity": 1,
                 "unit_price": {"amount": "10.00", "currency": "EUR"},
             }
