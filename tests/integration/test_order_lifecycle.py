@@ -312,6 +312,12 @@ async def test_dead_letters_are_replayed_in_bulk_by_id_and_by_tenant(gw: Gateway
         assert await letters("bulk-a") == dead_a  # nothing was replayed by a bad request
 
         await odoo.control("DELETE", "faults")  # the mapping is fixed
+        elsewhere = await gw.http.post(
+            "/admin/dead-letters/replay",
+            json={"ids": [dead_b[b1]], "tenant_id": "bulk-a"},
+            headers=operator,
+        )
+        assert elsewhere.status_code == 200 and elsewhere.json() == {"replayed": []}
         by_id = await gw.http.post(
             "/admin/dead-letters/replay",
             json={"ids": [dead_a[a1], "obx_unknown"]},
