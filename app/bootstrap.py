@@ -201,6 +201,7 @@ def build_services(settings: Settings) -> Services:
         idempotency=idempotency,
         bindings=bindings,
         on_delivered=stock_moved,
+        on_feed_changed=stock_moved,
         expire_reservations=ledger.expire_due,
     )
     return Services(

@@ -59,6 +59,8 @@ class WorkerSettings:
     backoff_max: float = 300.0
     # How often backends' feeds of order changes are read (seconds).
     feed_interval: float = 5.0
+    # How often the worker loop removes idempotency records past their lifetime (seconds).
+    prune_interval: float = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +137,7 @@ class Settings:
                 backoff_base=float(env.get("GATEWAY_WORKER_BACKOFF_BASE", "1.0")),
                 backoff_max=float(env.get("GATEWAY_WORKER_BACKOFF_MAX", "300")),
                 feed_interval=float(env.get("GATEWAY_FEED_INTERVAL", "5.0")),
+                prune_interval=float(env.get("GATEWAY_IDEMPOTENCY_PRUNE_INTERVAL", "3600")),
             ),
             bootstrap_demo=_env_bool(env.get("GATEWAY_DEMO"), default=is_sqlite),
             cache_freshness=json.loads(env["GATEWAY_CACHE_FRESHNESS"])

@@ -1,14 +1,21 @@
 """Cancelling an order at a channel's request (`POST /v1/orders/{id}/cancel`).
 
 Allowed in received, submitted, accepted and allocated; refused (409) from partially shipped
-on. An order not yet posted is cancelled at once and never posted afterwards. A posted order
-is cancelled in the backend through the outbox (answer 202): the backend may still refuse,
-and says so in the order's events.
+on. An order no attempt has gone out for is cancelled at once (200) and never posted. Every
+other order is cancelled in the backend through one `order.cancel` outbox entry (202): a
+posted order, and an order whose post may have reached the backend without our knowing (a
+post under way, one that timed out and waits for its retry, a worker killed after the backend's
+answer, a dead letter). Such an order stays where it is until the backend has cancelled it, or
+said it never had it; the backend may also refuse, which the order's events record.
+
+At most one `order.cancel` is pending per order: whoever finds a sale that must go (this
+module, a delivery that lands after a cancel, the feed) asks through `request_backend_cancel`.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.context import CallContext
 from app.orders.events import record_note, record_transition
@@ -22,6 +29,58 @@ from app.store.types import utcnow
 from contracts.v1 import Order
 
 SUBMIT, CANCEL = "order.submit", "order.cancel"
+
+
+async def pending_cancel(session: AsyncSession, order_id: str) -> OutboxEntry | None:
+    return await session.scalar(
+        select(OutboxEntry)
+        .where(
+            OutboxEntry.subject_id == order_id,
+            OutboxEntry.kind == CANCEL,
+            OutboxEntry.state == "pending",
+        )
+        .limit(1)
+    )
+
+
+async def request_backend_cancel(
+    session: AsyncSession, order: OrderRow, correlation_id: str
+) -> bool:
+    """Queue the backend cancel of `order` unless one is already pending (then False). A dead
+    one is revived rather than doubled: one order, one cancel to tell the backend."""
+    if await pending_cancel(session, order.id) is not None:
+        return False
+    dead = await session.scalar(
+        select(OutboxEntry)
+        .where(
+            OutboxEntry.subject_id == order.id,
+            OutboxEntry.kind == CANCEL,
+            OutboxEntry.state == "dead",
+        )
+        .limit(1)
+    )
+    if dead is not None:
+        dead.state, dead.attempts, dead.available_at = "pending", 0, utcnow()
+        dead.lease_owner = dead.lease_expires_at = None
+        order.dead_lettered = False
+        return True
+    session.add(
+        OutboxEntry(
+            id=new_id("obx"),
+            tenant_id=order.tenant_id,
+            kind=CANCEL,
+            subject_id=order.id,
+            state="pending",
+            correlation_id=correlation_id,
+        )
+    )
+    return True
+
+
+def may_have_reached_backend(submit: OutboxEntry) -> bool:
+    """An attempt was made (`attempts` counts claims; a replay resets it but keeps the
+    target the last attempt went to): its outcome is not ours to assume."""
+    return submit.attempts > 0 or submit.last_target is not None
 
 
 class OrderCancellation:
@@ -43,54 +102,68 @@ class OrderCancellation:
                     f"order {order_id} is {order.status}; orders can be cancelled while "
                     + ", ".join(sorted(CANCELLABLE))
                 )
-            entries = list(
-                (
-                    await session.scalars(
-                        select(OutboxEntry).where(OutboxEntry.subject_id == order_id)
-                    )
-                ).all()
+            if await pending_cancel(session, order_id) is not None:
+                return False, to_order(order)  # asked before; the backend has not answered yet
+            if order.status == "received" and await self._cancel_unposted(session, ctx, order):
+                return True, to_order(order)
+            record_note(
+                session,
+                order,
+                "order.cancel_requested",
+                cause="channel",
+                correlation_id=ctx.correlation_id,
+                detail={"posted": order.status != "received"},
             )
-            now = utcnow()
-            if order.status == "received":
-                submit = next(
-                    (e for e in entries if e.kind == SUBMIT and e.state == "pending"), None
-                )
-                in_flight = (
-                    submit is not None
-                    and submit.lease_expires_at is not None
-                    and submit.lease_expires_at > now
-                )
-                record_transition(
-                    session,
-                    order,
-                    "cancelled",
-                    cause="channel",
-                    correlation_id=ctx.correlation_id,
-                    detail={"before_posting": not in_flight},
-                )
-                if submit is not None and not in_flight:
-                    submit.state, submit.done_at = "done", now  # it will never be posted
-                if not in_flight:
-                    return True, to_order(order)
-                # A worker is posting it right now: cancel it in the backend too, once posted.
-            elif any(e.kind == CANCEL and e.state == "pending" for e in entries):
-                return False, to_order(order)
-            else:
-                record_note(
-                    session,
-                    order,
-                    "order.cancel_requested",
-                    cause="channel",
-                    correlation_id=ctx.correlation_id,
-                )
-            session.add(
-                OutboxEntry(
-                    id=new_id("obx"),
-                    tenant_id=ctx.tenant_id,
-                    kind=CANCEL,
-                    subject_id=order_id,
-                    state="pending",
-                    correlation_id=ctx.correlation_id,
-                )
-            )
+            await request_backend_cancel(session, order, ctx.correlation_id)
             return False, to_order(order)
+
+    async def _cancel_unposted(
+        self, session: AsyncSession, ctx: CallContext, order: OrderRow
+    ) -> bool:
+        """Cancel a received order here and now when no attempt to post it was ever made; else
+        stop further attempts (the backend cancel covers whatever the last one did) and False.
+        The submit entries are locked first: a worker's claim skips a locked entry, and one
+        that claimed first is seen with its lease."""
+        submits = list(
+            (
+                await session.scalars(
+                    select(OutboxEntry)
+                    .where(
+                        OutboxEntry.subject_id == order.id,
+                        OutboxEntry.kind == SUBMIT,
+                    )
+                    .with_for_update()
+                )
+            ).all()
+        )
+        now = utcnow()
+        in_flight = any(
+            e.state == "pending" and e.lease_expires_at is not None and e.lease_expires_at > now
+            for e in submits
+        )
+        if not in_flight and not any(may_have_reached_backend(e) for e in submits):
+            for entry in submits:
+                if entry.state != "done":
+                    entry.state, entry.done_at = "done", now  # it will never be posted
+                    entry.lease_owner = entry.lease_expires_at = None
+            record_transition(
+                session,
+                order,
+                "cancelled",
+                cause="channel",
+                correlation_id=ctx.correlation_id,
+                detail={"before_posting": True},
+            )
+            return True
+        for entry in submits:
+            if entry.state == "dead":
+                # Its delivery is moot now: no operator should replay it.
+                entry.state, entry.done_at = "done", now
+                entry.last_error = f"{entry.last_error or ''} (the channel cancelled)"[:2000]
+                order.dead_lettered = False
+            elif entry.state == "pending" and not in_flight:
+                entry.state, entry.done_at = "done", now  # never retried after the cancel
+                entry.lease_owner = entry.lease_expires_at = None
+            # A post under way keeps its entry: its worker finishes it, and the backend cancel
+            # waits for that (see OutboxWorker._cancel).
+        return False

@@ -78,25 +78,36 @@ class DeadLetters:
             "events": [to_event(event) for event in events],
         }
 
-    async def replay(self, entry_ids: list[str], operator: str) -> list[str]:
-        """Put dead deliveries back in the outbox; returns the ids replayed."""
+    async def replay(
+        self, entry_ids: list[str], operator: str, tenant_id: str | None = None
+    ) -> list[str]:
+        """Put dead deliveries back in the outbox (only `tenant_id`'s, when given); returns
+        the ids replayed."""
         replayed: list[str] = []
         for entry_id in entry_ids:
             async with self._db.session() as session:
-                tenant_id = await session.scalar(
-                    select(OutboxEntry.tenant_id).where(OutboxEntry.id == entry_id)
-                )
-            if tenant_id is None:
+                found = (
+                    await session.execute(
+                        select(OutboxEntry.tenant_id, OutboxEntry.subject_id).where(
+                            OutboxEntry.id == entry_id
+                        )
+                    )
+                ).first()
+            if found is None or (tenant_id is not None and found.tenant_id != tenant_id):
                 continue
-            async with self._db.session(tenant_id, write=True) as session:
-                entry = await session.scalar(select(OutboxEntry).where(OutboxEntry.id == entry_id))
+            async with self._db.session(found.tenant_id, write=True) as session:
+                # The order first, then its entry: the lock order of a cancel and of every
+                # delivery outcome, so none of them waits on another in a circle.
+                order = await session.scalar(
+                    select(OrderRow).where(OrderRow.id == found.subject_id).with_for_update()
+                )
+                entry = await session.scalar(
+                    select(OutboxEntry).where(OutboxEntry.id == entry_id).with_for_update()
+                )
                 if entry is None or entry.state != "dead":
                     continue
                 entry.state, entry.attempts, entry.available_at = "pending", 0, utcnow()
                 entry.lease_owner = entry.lease_expires_at = None
-                order = await session.scalar(
-                    select(OrderRow).where(OrderRow.id == entry.subject_id)
-                )
                 if order is not None:
                     order.dead_lettered = False
                     record_note(

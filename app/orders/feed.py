@@ -1,18 +1,25 @@
 """Reading each backend's feed of order changes (allocated, shipped, cancelled...) and moving
 our orders along the state machine. Any worker may read a feed; a lease per tenant and backend
 makes one read it at a time, and the cursor is saved with the changes it led to, so a crash
-re-reads rather than skips. Duplicates and late updates are ignored by the state machine."""
+re-reads rather than skips. Duplicates and late updates are ignored by the state machine.
+
+Each change applied means stock moved in the backend: `on_changed(tenant, skus)` is told the
+order's SKUs once the change is committed (the composition root drops their cached levels).
+A live sale of an order we cancelled as "the backend never had it" is a post that landed
+after its cancel: it is cancelled in the backend (one cancel, however often it shows)."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from app.orders.events import record_transition
+from app.orders.cancel import request_backend_cancel
+from app.orders.events import record_note, record_transition
 from app.store.database import Database
 from app.store.models import BackendFeed, OrderRow, Tenant
 from app.store.types import utcnow
@@ -31,7 +38,10 @@ class FeedPoller:
         owner: str,
         interval: float,
         lease: float = 60.0,
+        *,
+        on_changed: Callable[[str, list[str]], Awaitable[object]] | None = None,
     ) -> None:
+        self._on_changed = on_changed
         self._db = db
         self._backends = backends
         self._owner = owner
@@ -68,7 +78,10 @@ class FeedPoller:
                 )
             while True:
                 page = await backends.orders.order_updates(cursor, PAGE)
-                applied += await self._apply(tenant_id, page.items, feed_id, page.next_cursor)
+                count, skus = await self._apply(tenant_id, page.items, feed_id, page.next_cursor)
+                applied += count
+                if skus:
+                    await self._stock_moved(tenant_id, sorted(skus))
                 cursor = page.next_cursor
                 if len(page.items) < PAGE:
                     break
@@ -110,10 +123,18 @@ class FeedPoller:
             )
         return feed_id if int(getattr(result, "rowcount", 0) or 0) == 1 else None
 
+    async def _stock_moved(self, tenant_id: str, skus: list[str]) -> None:
+        if self._on_changed is None:
+            return
+        try:
+            await self._on_changed(tenant_id, skus)
+        except Exception:  # the change is applied; a cached level lapses by its freshness
+            log.warning("could not report moved stock", extra={"tenant": tenant_id}, exc_info=True)
+
     async def _apply(
         self, tenant_id: str, updates: list[Any], feed_id: int, cursor: str | None
-    ) -> int:
-        applied = 0
+    ) -> tuple[int, set[str]]:
+        applied, skus = 0, set[str]()
         async with self._db.session(tenant_id, write=True) as session:
             ids = sorted({u.reference for u in updates})
             orders = (
@@ -135,6 +156,10 @@ class FeedPoller:
                     # delivery moves it on. Taking it here would make the delivery skip it and
                     # leave the sale half-done (a draft never confirmed).
                     continue
+                if order.status == "cancelled" and order.backend_reference is None:
+                    if item.status not in ("cancelled", "rejected"):
+                        await self._late_sale(session, order, item)
+                    continue
                 if order.backend_reference is None:
                     order.backend_reference = item.backend_reference
                 changed = record_transition(
@@ -146,14 +171,30 @@ class FeedPoller:
                     backend_reference=item.backend_reference,
                     detail={"changed_at": item.changed_at.isoformat(), **item.detail},
                 )
-                applied += int(changed)
+                if changed:
+                    applied += 1
+                    skus.update(line["sku"] for line in order.lines)
             await session.execute(
                 update(BackendFeed)
                 .where(BackendFeed.id == feed_id)
                 .values(cursor=cursor, polled_at=utcnow())
                 .execution_options(synchronize_session=False)
             )
-        return applied
+        return applied, skus
+
+    @staticmethod
+    async def _late_sale(session: Any, order: OrderRow, item: Any) -> None:
+        """A sale for an order cancelled as never posted: its post landed after the cancel
+        found nothing. Have the backend cancel it (once: a pending cancel is not doubled)."""
+        if await request_backend_cancel(session, order, order.correlation_id):
+            record_note(
+                session,
+                order,
+                "order.late_sale_found",
+                cause="backend",
+                correlation_id=order.correlation_id,
+                detail={"backend_reference": item.backend_reference, "status": item.status},
+            )
 
     async def _release(self, tenant_id: str, feed_id: int) -> None:
         async with self._db.session(tenant_id, write=True) as session:

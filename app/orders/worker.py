@@ -2,8 +2,10 @@
 
 Entries are claimed with a lease (PostgreSQL: `FOR UPDATE SKIP LOCKED`; SQLite: its single
 writer makes the guarded UPDATE atomic), so any number of workers share the outbox and an
-entry whose worker died is picked up again when the lease lapses. The backend finds a sale by
-our order id, so posting again after a crash never makes a second sale.
+entry whose worker died is picked up again when the lease lapses. A live worker keeps its
+batch's leases with a heartbeat and re-checks a lease before each delivery and right before
+the post (`app.orders.leases`). The backend finds a sale by our order id, so posting again
+after a crash never makes a second sale.
 
 Outcomes: delivered → `submitted` (and what the backend says next, e.g. `accepted`); a
 business rejection → `rejected` with the backend's reasons; a retryable failure → retried
@@ -14,40 +16,35 @@ or a permanent fault → dead-lettered (the order stays `received`, flagged, for
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
 
-import msgspec
-from sqlalchemy import or_, select, update
+from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
 from app.backend_calls import DEFAULT_TIMEOUT
 from app.correlation import set_correlation_id
 from app.idempotency import IdempotencyStore
-from app.orders.cancel import CANCEL
+from app.orders.cancel import CANCEL, pending_cancel
 from app.orders.feed import FeedPoller
 from app.orders.handover import find_elsewhere, is_switching
-from app.orders.outcomes import Claim, DeliveryOutcomes
-from app.publicids import CUSTOMER, key_of
+from app.orders.leases import Claim
+from app.orders.outcomes import DeliveryOutcomes
+from app.orders.sales import Undeliverable, customer_key_for
+from app.orders.sales import sale_request as _sale_request
 from app.settings import WorkerSettings
 from app.shield.policy import operation, priority
 from app.store.database import Database
 from app.store.models import OrderRow, OutboxEntry
 from app.store.types import utcnow
 from app.telemetry import tracer
-from app.tenancy.bindings import BackendResolver, BindingStore, TenantBackends
-from contracts.backend import CustomerDraft, CustomerQuery, SaleLine, SaleRequest
+from app.tenancy.bindings import BackendResolver, BindingStore
 from contracts.errors import BusinessRejection, PermanentBackendError, RetryableBackendError
-from contracts.v1 import Address, Money, OrderTotals
 
 log = logging.getLogger("gateway.worker")
-
-
-class _Undeliverable(Exception):
-    """An order that cannot be turned into a sale (mapping fault): needs an operator."""
 
 
 class OutboxWorker(DeliveryOutcomes):
@@ -61,6 +58,7 @@ class OutboxWorker(DeliveryOutcomes):
         name: str | None = None,
         bindings: BindingStore | None = None,
         on_delivered: Callable[[str, list[str]], Awaitable[object]] | None = None,
+        on_feed_changed: Callable[[str, list[str]], Awaitable[object]] | None = None,
         expire_reservations: Callable[[], Awaitable[int]] | None = None,
     ) -> None:
         self._bindings = bindings
@@ -75,7 +73,10 @@ class OutboxWorker(DeliveryOutcomes):
         self._idempotency = idempotency
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self._wake = asyncio.Event()
-        self._feeds = FeedPoller(db, backends, self.name, settings.feed_interval)
+        # Told the tenant and SKUs of each order the backend's feed moved on (shipped...).
+        self._feeds = FeedPoller(
+            db, backends, self.name, settings.feed_interval, on_changed=on_feed_changed
+        )
         self._last_feed = 0.0
         self._last_prune = 0.0
 
@@ -107,52 +108,38 @@ class OutboxWorker(DeliveryOutcomes):
 
     async def run_once(self) -> int:
         claims = await self.claim(self._settings.batch_size)
-        # Posting orders is checkout: the backend shield serves it before catalog browsing.
-        with priority("checkout"):
-            for claim in claims:
-                await self.deliver(claim)
+        if not claims:
+            return 0
+        # One lease covers the whole batch; a heartbeat keeps it while the batch is worked
+        # through (shield waits, slow posts), and each delivery re-checks it first.
+        held = {claim.entry_id: claim.tenant_id for claim in claims}
+        done = asyncio.Event()
+        heartbeat = asyncio.create_task(self._heartbeat(held, done), name="outbox-heartbeat")
+        try:
+            # Posting orders is checkout: the backend shield serves it before catalog browsing.
+            with priority("checkout"):
+                for claim in claims:
+                    await self.deliver(claim)
+                    held.pop(claim.entry_id, None)
+        finally:
+            done.set()
+            await heartbeat
         return len(claims)
 
-    async def claim(self, limit: int) -> list[Claim]:
-        now = utcnow()
-        due = (
-            select(OutboxEntry.id)
-            .where(
-                OutboxEntry.state == "pending",
-                OutboxEntry.available_at <= now,
-                or_(OutboxEntry.lease_expires_at.is_(None), OutboxEntry.lease_expires_at < now),
-            )
-            .order_by(OutboxEntry.available_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-            .scalar_subquery()
-        )
-        statement = (
-            update(OutboxEntry)
-            .where(OutboxEntry.id.in_(due))
-            .where(or_(OutboxEntry.lease_expires_at.is_(None), OutboxEntry.lease_expires_at < now))
-            .values(
-                lease_owner=self.name,
-                lease_expires_at=now + timedelta(seconds=self._settings.lease_seconds),
-                attempts=OutboxEntry.attempts + 1,
-                updated_at=now,
-            )
-            .returning(
-                OutboxEntry.id,
-                OutboxEntry.tenant_id,
-                OutboxEntry.subject_id,
-                OutboxEntry.attempts,
-                OutboxEntry.correlation_id,
-                OutboxEntry.last_target,
-                OutboxEntry.kind,
-            )
-            .execution_options(synchronize_session=False)
-        )
-        async with self._db.session(write=True) as session:
-            rows = (await session.execute(statement)).all()
-        return [Claim(*row) for row in rows]
+    async def _heartbeat(self, held: dict[str, str], done: asyncio.Event) -> None:
+        interval = max(0.05, self._settings.lease_seconds / 3)
+        while not done.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), interval)
+                return
+            try:
+                await self._extend([(tenant, entry) for entry, tenant in held.items()])
+            except Exception:  # a delivery re-checks its lease anyway
+                log.warning("could not extend outbox leases", exc_info=True)
 
     async def deliver(self, claim: Claim) -> None:
+        if not await self._renew(claim):
+            return  # its lease lapsed and another worker (or a cancel) has the entry now
         with operation():
             if claim.kind == CANCEL:
                 await self._cancel(claim)
@@ -164,17 +151,28 @@ class OutboxWorker(DeliveryOutcomes):
         set_correlation_id(claim.correlation_id)
         async with self._db.session(claim.tenant_id) as session:
             order = await session.scalar(select(OrderRow).where(OrderRow.id == claim.order_id))
-        if order is None:
-            await self._finish(claim, "done")
+            posting = await session.scalar(
+                select(OutboxEntry.id).where(
+                    OutboxEntry.subject_id == claim.order_id,
+                    OutboxEntry.kind != CANCEL,
+                    OutboxEntry.state == "pending",
+                    OutboxEntry.lease_expires_at > utcnow(),
+                )
+            )
+        if order is None or order.status == "rejected":
+            await self._finish(claim, "done")  # the backend refused the sale: nothing to undo
+            return
+        if posting is not None:
+            # Its post is under way: wait for its outcome, so the backend hears one cancel,
+            # after the sale it may create (the wait is not an attempt).
+            await self._postpone(claim)
             return
         try:
             backends = await self._backends.for_tenant(claim.tenant_id, fresh=True)
             async with asyncio.timeout(DEFAULT_TIMEOUT * 3):
                 receipt = await backends.orders.cancel_order(order.id)
         except BusinessRejection as error:
-            await self._noted(
-                claim, "order.cancel_refused", {"reasons": error.reasons, "backend": error.backend}
-            )
+            await self._cancel_refused(claim, error)
         except (RetryableBackendError, TimeoutError, OSError) as error:
             await self._retry_later(claim, error)
         except DBAPIError:
@@ -187,10 +185,9 @@ class OutboxWorker(DeliveryOutcomes):
 
     async def _deliver(self, claim: Claim) -> None:
         set_correlation_id(claim.correlation_id)
-        async with self._db.session(claim.tenant_id) as session:
-            order = await session.scalar(select(OrderRow).where(OrderRow.id == claim.order_id))
-        if order is None or order.status != "received":
-            await self._finish(claim, "done")  # cancelled, or already delivered by another worker
+        order = await self._still_to_post(claim)
+        if order is None:
+            await self._finish(claim, "done")
             return
         if await is_switching(self._db, claim.tenant_id):
             await self._postpone(claim)  # the tenant's backend is being switched: wait
@@ -211,7 +208,8 @@ class OutboxWorker(DeliveryOutcomes):
                 if found is not None:  # it reached the previous backend: that is where it lives
                     await self._delivered(claim, found[0], found[1], None)
                     return
-            await self._aim(claim, target)
+            if not await self._aim(claim, target):
+                return  # lost its lease: another worker posts it
             with tracer.start_as_current_span(
                 "outbox.deliver",
                 attributes={
@@ -221,14 +219,14 @@ class OutboxWorker(DeliveryOutcomes):
                 },
             ):
                 async with asyncio.timeout(DEFAULT_TIMEOUT * 3):
-                    customer_key = await self._customer_key(backends, order)
+                    customer_key = await customer_key_for(backends, order)
                     sale = _sale_request(order, customer_key)
                     receipt = await backends.orders.submit_order(sale)
         except BusinessRejection as error:
             await self._rejected(claim, error)
         except (RetryableBackendError, TimeoutError, OSError) as error:
             await self._retry_later(claim, error)
-        except (PermanentBackendError, _Undeliverable) as error:
+        except (PermanentBackendError, Undeliverable) as error:
             await self._dead_letter(claim, f"{type(error).__name__}: {error}")
         except DBAPIError:
             raise  # our own database failed, not the delivery: the lease lapses, it is retried
@@ -238,39 +236,24 @@ class OutboxWorker(DeliveryOutcomes):
             )
             await self._dead_letter(claim, f"unexpected {type(error).__name__}: {error}")
         else:
-            await self._delivered(claim, backends.names["orders"], receipt, customer_key)
-            if self._on_delivered is not None:
+            delivered = await self._delivered(
+                claim, backends.names["orders"], receipt, customer_key
+            )
+            if delivered and self._on_delivered is not None:
                 await self._on_delivered(
                     claim.tenant_id, sorted({line["sku"] for line in order.lines})
                 )
 
-    async def _customer_key(self, backends: TenantBackends, order: OrderRow) -> str:
-        customer = order.customer
-        if customer.get("id"):
-            key = key_of(CUSTOMER, customer["id"])
-            if key is None:
-                raise _Undeliverable(f"customer id {customer['id']} is not ours")
-            return key
-        email = customer.get("email")
-        if not email:
-            raise _Undeliverable("order has neither a customer id nor an e-mail")
-        page = await backends.customers.list_customers(CustomerQuery(email=email, limit=1))
-        if page.items:
-            return page.items[0].key
-        address = msgspec.convert(order.shipping_address, Address)
-        record = await backends.customers.create_customer(
-            CustomerDraft(
-                # Derived from the order id: a retried post finds the customer it created.
-                key=new_customer_key_for(order.id),
-                email=email,
-                first_name=customer.get("first_name") or address.first_name,
-                last_name=customer.get("last_name") or address.last_name,
-                phone=customer.get("phone"),
-                addresses=[address],
-                marketing_consent=False,
-            )
-        )
-        return record.key
+    async def _still_to_post(self, claim: Claim) -> OrderRow | None:
+        """The order, unless it is gone, already delivered by another worker, or cancelled
+        (a cancel pending means: never post it now; the backend cancel settles it)."""
+        async with self._db.session(claim.tenant_id) as session:
+            order = await session.scalar(select(OrderRow).where(OrderRow.id == claim.order_id))
+            if order is None or order.status != "received":
+                return None
+            if await pending_cancel(session, claim.order_id) is not None:
+                return None
+        return order
 
     async def _maybe_read_feeds(self) -> None:
         """Move orders along with what the backends report (shipped, cancelled...)."""
@@ -287,37 +270,12 @@ class OutboxWorker(DeliveryOutcomes):
         if self._expire_reservations is not None and loop.time() - self._last_expiry >= 30:
             self._last_expiry = loop.time()
             await self._expire_reservations()
-        if self._idempotency is None or loop.time() - self._last_prune < 3600:
+        if (
+            self._idempotency is None
+            or loop.time() - self._last_prune < self._settings.prune_interval
+        ):
             return
         self._last_prune = loop.time()
         removed = await self._idempotency.prune()
         if removed:
             log.info("pruned expired idempotency records", extra={"count": removed})
-
-
-def new_customer_key_for(order_id: str) -> str:
-    """The customer number a guest order creates: stable per order, so retries reuse it."""
-    return "GW-" + order_id.split("_", 1)[-1].upper()
-
-
-def _sale_request(order: OrderRow, customer_key: str) -> SaleRequest:
-    return SaleRequest(
-        reference=order.id,
-        channel=order.channel,
-        external_reference=order.external_reference,
-        customer_key=customer_key,
-        lines=[
-            SaleLine(
-                sku=line["sku"],
-                quantity=line["quantity"],
-                unit_price=msgspec.convert(line["unit_price"], Money),
-            )
-            for line in order.lines
-        ],
-        shipping_address=msgspec.convert(order.shipping_address, Address),
-        billing_address=msgspec.convert(order.billing_address, Address)
-        if order.billing_address
-        else None,
-        totals=msgspec.convert(order.totals, OrderTotals),
-        placed_at=order.placed_at,
-    )

@@ -1,7 +1,8 @@
 """An order's life after intake: cancelled before posting (never posted), cancelled after
 posting (in the backend), refused once shipped; moved along by the backend's feed (duplicates
 and late updates ignored); dead-lettered by a fault no retry fixes, inspected and replayed by an
-operator. On SQLite and PostgreSQL, with the worker driven by the test."""
+operator, or many at once; a shipment read from the feed drops the cached stock of its SKUs. On
+SQLite and PostgreSQL, with the worker driven by the test."""
 
 from __future__ import annotations
 
@@ -35,8 +36,12 @@ async def gw(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Ga
     worker = WorkerSettings(
         embedded=False, feed_interval=0.0, backoff_base=0.01, backoff_max=0.02, max_attempts=2
     )
+    # Stock stays fresh in the cache for the whole test: only an invalidation drops it.
+    settings = make_settings(
+        url, tmp_path / "var", worker=worker, cache_freshness={"inventory": [600, 600, 900]}
+    )
     try:
-        async with running_gateway(make_settings(url, tmp_path / "var", worker=worker)) as gateway:
+        async with running_gateway(settings) as gateway:
             await gateway.add_tenant(TENANT)
             await gateway.add_client("operator", None)
             yield gateway
@@ -238,3 +243,109 @@ async def test_a_feed_read_never_takes_an_order_from_its_delivery(gw: Gateway) -
             assert [sale["state"] for sale in sales] == ["sale"]
         finally:
             await erp.aclose()
+
+
+async def _cache_status(gw: Gateway, sku: str) -> str:
+    response = await gw.http.get(
+        "/v1/inventory", params={"sku": sku}, headers=await gw.headers(CLIENT)
+    )
+    assert response.status_code == 200, response.text
+    return str(response.headers["cache-status"])
+
+
+async def test_a_shipment_read_from_the_feed_drops_the_cached_stock_of_its_skus(
+    gw: Gateway,
+) -> None:
+    order_id = await _place(gw)  # one line of SKU_A
+    await _drain(gw)
+    for sku in (payloads.SKU_A, payloads.SKU_B):
+        await _cache_status(gw, sku)
+        assert await _cache_status(gw, sku) == "retail-gateway; hit"
+    backends = await gw.services.backends.for_tenant(TENANT)
+    sandbox: Any = backends.orders._adapter
+    await sandbox.fulfil(order_id, "shipped")
+    await _worker(gw)._maybe_read_feeds()
+    assert (await _order(gw, order_id))["status"] == "shipped"
+    assert await _cache_status(gw, payloads.SKU_A) == "retail-gateway; fwd=miss"
+    assert await _cache_status(gw, payloads.SKU_B) == "retail-gateway; hit"  # not in the order
+
+
+async def test_dead_letters_are_replayed_in_bulk_by_id_and_by_tenant(gw: Gateway) -> None:
+    operator = await gw.headers("operator")
+    async with odoo_simulator() as odoo:
+        settings, secrets = odoo.binding()
+        for tenant in ("bulk-a", "bulk-b"):
+            await gw.add_tenant(tenant)
+            bound = await gw.http.put(
+                f"/admin/tenants/{tenant}/bindings",
+                json={"adapter": "odoo", "settings": settings, "secrets": secrets},
+                headers=operator,
+            )
+            assert bound.status_code == 200, bound.text
+        await odoo.control(
+            "POST",
+            "faults",
+            {
+                "error": {
+                    "name": "builtins.ValueError",
+                    "models": ["sale.order"],
+                    "methods": ["create"],
+                }
+            },
+        )
+        a1, a2 = await _place(gw, "bulk-a-client"), await _place(gw, "bulk-a-client")
+        b1 = await _place(gw, "bulk-b-client")
+        await _drain(gw)
+
+        async def letters(tenant: str) -> dict[str, str]:
+            listed = await gw.http.get(
+                "/admin/dead-letters", params={"tenant_id": tenant}, headers=operator
+            )
+            return {letter["order_id"]: letter["id"] for letter in listed.json()["data"]}
+
+        dead_a, dead_b = await letters("bulk-a"), await letters("bulk-b")
+        assert set(dead_a) == {a1, a2} and set(dead_b) == {b1}
+
+        for bad in ({}, {"tenant_id": "bulk-a"}, {"ids": [dead_a[a1]], "everything": True}):
+            refused = await gw.http.post("/admin/dead-letters/replay", json=bad, headers=operator)
+            assert refused.status_code == 400, (bad, refused.text)
+        assert await letters("bulk-a") == dead_a  # nothing was replayed by a bad request
+
+        await odoo.control("DELETE", "faults")  # the mapping is fixed
+        elsewhere = await gw.http.post(
+            "/admin/dead-letters/replay",
+            json={"ids": [dead_b[b1]], "tenant_id": "bulk-a"},
+            headers=operator,
+        )
+        assert elsewhere.status_code == 200 and elsewhere.json() == {"replayed": []}
+        by_id = await gw.http.post(
+            "/admin/dead-letters/replay",
+            json={"ids": [dead_a[a1], "obx_unknown"]},
+            headers=operator,
+        )
+        assert by_id.status_code == 200, by_id.text
+        assert by_id.json() == {"replayed": [dead_a[a1]]}
+        by_tenant = await gw.http.post(
+            "/admin/dead-letters/replay",
+            json={"tenant_id": "bulk-a", "all": True},
+            headers=operator,
+        )
+        assert by_tenant.status_code == 200, by_tenant.text
+        assert by_tenant.json() == {"replayed": [dead_a[a2]]}  # a1 is no longer dead
+        assert await letters("bulk-a") == {}
+        assert await letters("bulk-b") == dead_b  # another tenant's stay
+
+        await _drain(gw)
+        for order_id in (a1, a2):
+            done = await _order(gw, order_id, "bulk-a-client")
+            assert done["status"] == "accepted" and done["dead_lettered"] is False
+            replays = [
+                e
+                for e in await _events(gw, order_id, "bulk-a-client")
+                if e["type"] == "order.replayed"
+            ]
+            assert [(e["cause"], e["detail"]["operator"]) for e in replays] == [
+                ("operator", "operator")
+            ]
+        still = await _order(gw, b1, "bulk-b-client")
+        assert still["status"] == "received" and still["dead_lettered"] is True

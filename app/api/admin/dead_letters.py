@@ -40,7 +40,8 @@ class DeadLetterDetail(msgspec.Struct):
 
 
 class ReplayRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """Replay these dead letters, or every dead letter of `tenant_id` (`all: true`)."""
+    """Replay these dead letters (of `tenant_id` only, when given too), or every dead letter
+    of `tenant_id` (`all: true`)."""
 
     ids: (
         Annotated[list[Annotated[str, msgspec.Meta(max_length=40)]], msgspec.Meta(max_length=1000)]
@@ -117,10 +118,10 @@ class DeadLetterAdminController(Controller):
         self, request: Request[Any, Any, Any], services: ServicesDep, data: JSONBody[ReplayRequest]
     ) -> Replayed:
         if data.ids:
-            ids = list(data.ids)
+            ids = list(data.ids)  # with `tenant_id` too: only those of that tenant
         elif data.all and data.tenant_id:
             ids = await services.dead_letters.dead_ids(data.tenant_id)
         else:
             raise InvalidRequest("give `ids`, or `tenant_id` with `all: true`")
         operator = principal_of(request).client_id
-        return Replayed(await services.dead_letters.replay(ids, operator))
+        return Replayed(await services.dead_letters.replay(ids, operator, data.tenant_id))
