@@ -26,6 +26,8 @@ class DatabaseSettings:
 
     url: str
     pool_size: int = 10
+    # Seconds a request waits for a pooled connection before it is answered 503 (busy).
+    pool_timeout: float = 10.0
     echo: bool = False
 
     @property
@@ -118,6 +120,7 @@ class Settings:
             database=DatabaseSettings(
                 url=database_url,
                 pool_size=int(env.get("DATABASE_POOL_SIZE", "10")),
+                pool_timeout=float(env.get("DATABASE_POOL_TIMEOUT", "10")),
                 echo=_env_bool(env.get("DATABASE_ECHO"), default=False),
             ),
             var_dir=var_dir,

@@ -15,6 +15,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException
 from litestar.exceptions import ValidationException as LitestarValidationException
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from app.correlation import current_correlation_id
 from app.problems import PROBLEM_BASE, FieldError, GatewayError, IdempotencyKeyRequired
@@ -181,6 +182,20 @@ def database_error_handler(request: Request[Any, Any, Any], error: Exception) ->
     )
 
 
+def pool_timeout_handler(request: Request[Any, Any, Any], error: Exception) -> Response[bytes]:
+    """Every database connection of this replica is busy (a burst beyond the pool): the
+    request waited its turn, was not served and wrote nothing; it may be repeated."""
+    log.warning("database pool exhausted", extra={"path": request.url.path})
+    return problem_response(
+        request,
+        status=503,
+        slug="service-unavailable",
+        title="The service is briefly unavailable",
+        detail="the gateway is at capacity; nothing was stored, retry shortly",
+        headers={"Retry-After": "1"},
+    )
+
+
 def internal_error_handler(request: Request[Any, Any, Any], error: Exception) -> Response[bytes]:
     log.error(
         "unhandled error",
@@ -201,6 +216,7 @@ EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     LitestarValidationException: validation_error_handler,
     HTTPException: http_error_handler,
     DBAPIError: database_error_handler,
+    PoolTimeout: pool_timeout_handler,
     OSError: database_error_handler,
     Exception: internal_error_handler,
 }

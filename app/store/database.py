@@ -63,6 +63,7 @@ def create_engine(settings: DatabaseSettings) -> AsyncEngine:
         echo=settings.echo,
         pool_size=settings.pool_size,
         max_overflow=settings.pool_size,
+        pool_timeout=settings.pool_timeout,
         pool_pre_ping=True,
         json_serializer=_json_dumps,
         json_deserializer=msgspec.json.decode,

@@ -380,6 +380,9 @@ async def test_network_faults_between_worker_and_backend(rig: Rig) -> None:
         await asyncio.sleep(1.5)
         proxy.reset(True)  # every connection in use is torn down with a RST, mid-call
         await asyncio.sleep(0.7)
+        deadline = time.monotonic() + 15  # on a slow run, until a call has been torn down
+        while not proxy.counters.reset and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
         proxy.reset(False)
         await asyncio.sleep(1)
         proxy.blackhole(True)  # nothing answers: calls time out (shield timeout 2 s)
