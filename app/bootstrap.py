@@ -15,9 +15,9 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, OAuthFlow, OAuthFlows, SecurityScheme, Server
 from redis.asyncio import Redis
 
-from adapters.odoo import OdooBackend
-from adapters.sandbox import SandboxBackend
-from adapters.tryton import TrytonBackend
+from adapters.odoo import OdooBackend, OdooSecrets, OdooSettings
+from adapters.sandbox import SandboxBackend, SandboxSettings
+from adapters.tryton import TrytonBackend, TrytonSecrets, TrytonSettings
 from app.api.admin.availability import AvailabilityAdminController
 from app.api.admin.bindings import BindingAdminController
 from app.api.admin.cache import CacheAdminController
@@ -75,61 +75,40 @@ API_VERSION = "1.0.0"
 
 
 def register_adapters(registry: AdapterRegistry, db: Database) -> None:
-    """Every adapter this build ships. Adding a backend means one entry here."""
+    """Every adapter this build ships, with the settings schema each declares. Adding a
+    backend means one entry here."""
     write_engine = db.engine.execution_options(sqlite_write=True) if db.is_sqlite else db.engine
     registry.register(
         AdapterSpec(
             name="sandbox",
             factory=lambda settings, _secrets, _transport: SandboxBackend(
-                db.engine, write_engine, str(settings["dataset"])
+                db.engine, write_engine, settings.dataset
             ),
             domains=frozenset(DOMAINS),
             description="In-process reference ERP seeded with retail demo data",
-            settings_keys=("dataset",),
+            settings_schema=SandboxSettings,
+            tenant_partition="dataset",
         )
     )
     registry.register(
         AdapterSpec(
             name="tryton",
-            factory=lambda settings, secrets, transport: TrytonBackend(
-                str(settings["url"]),
-                str(settings["database"]),
-                str(settings["username"]),
-                secrets["password"],
-                store_location_codes=[
-                    str(code) for code in settings.get("store_location_codes", [])
-                ],
-                timeout=float(settings.get("timeout", 10.0)),
-                transport=transport,
-            ),
+            factory=TrytonBackend.from_settings,
             domains=frozenset(DOMAINS),
             description="Tryton ERP over JSON-RPC (product, stock, sale, party modules)",
-            settings_keys=("url", "database", "username"),
-            secret_keys=("password",),
+            settings_schema=TrytonSettings,
+            secrets_schema=TrytonSecrets,
             metered="requests",
         )
     )
     registry.register(
         AdapterSpec(
             name="odoo",
-            factory=lambda settings, secrets, transport: OdooBackend(
-                str(settings["url"]),
-                str(settings["database"]),
-                str(settings["username"]),
-                secrets["password"],
-                location_codes={
-                    str(k): str(v) for k, v in dict(settings.get("location_codes", {})).items()
-                },
-                store_location_codes=[
-                    str(code) for code in settings.get("store_location_codes", [])
-                ],
-                timeout=float(settings.get("timeout", 10.0)),
-                transport=transport,
-            ),
+            factory=OdooBackend.from_settings,
             domains=frozenset(DOMAINS),
             description="Odoo 17 over its external JSON-RPC API (execute_kw)",
-            settings_keys=("url", "database", "username"),
-            secret_keys=("password",),
+            settings_schema=OdooSettings,
+            secrets_schema=OdooSecrets,
             metered="requests",
         )
     )
