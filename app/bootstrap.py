@@ -117,14 +117,24 @@ def register_adapters(registry: AdapterRegistry, db: Database) -> None:
 SIMULATORS = {"odoo": "adapters.odoo.simulator"}
 
 
-def run_simulator(name: str, port: int, host: str = "127.0.0.1") -> None:
-    """Serve a vendor simulator in the foreground (`gateway simulate odoo --port N`)."""
+def run_simulator(
+    name: str,
+    port: int,
+    host: str = "127.0.0.1",
+    *,
+    database: str,
+    login: str,
+    password: str,
+    seed: bool = True,
+) -> None:
+    """Serve a vendor simulator in the foreground (`gateway simulate odoo --port N`), accepting
+    `login`/`password` on `database`."""
     if name != "odoo":
         msg = f"no simulator named {name!r}; known: {', '.join(SIMULATORS)}"
         raise ValueError(msg)
     from adapters.odoo.simulator import run
 
-    run(port, host=host)
+    run(port, host, database=database, login=login, password=password, seed=seed)
 
 
 def build_services(settings: Settings) -> Services:
