@@ -117,6 +117,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             )
             return 2
         process, tryton = _start_tryton_demo(settings)
+        # uvicorn re-raises the SIGTERM it caught once it has shut down; by default that
+        # would end this process before `finally` stops the Tryton it started.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         try:
             _prepare(settings)
             _bind_demo_to_tryton(settings, tryton)
@@ -125,7 +128,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
             process.terminate()
             process.wait(timeout=30)
     _prepare(settings)
+    if settings.bootstrap_demo:
+        _rebind_demo_to_sandbox(settings)
     return _serve(args, settings)
+
+
+def _rebind_demo_to_sandbox(settings: Settings) -> None:
+    """`--backend sandbox` (the default) after a start with `--backend tryton`: that Tryton
+    was stopped with the server, so the demo tenant goes back to its sandbox data set."""
+    from app.tenancy.demo import ensure_demo_on_sandbox
+
+    line = with_services(settings, ensure_demo_on_sandbox)
+    if line:
+        print(line, flush=True)
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
