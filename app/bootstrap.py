@@ -45,6 +45,7 @@ from app.cache.reads import CachedReads
 from app.cache.stores import MemoryCacheStore, RedisCacheStore
 from app.catalog.service import CatalogService
 from app.crypto import SecretBox, load_or_create_master_key
+from app.customers.email_locks import EmailLocks
 from app.customers.service import CustomerService
 from app.idempotency import IdempotencyStore
 from app.inventory.levels import InventoryService
@@ -166,7 +167,7 @@ def build_services(settings: Settings) -> Services:
     )
     shadow = ShadowReads(db, migrations, bindings, backends)
     catalog = CatalogService(backends, cursors, shadow, cache=cache)
-    customers = CustomerService(backends, cursors, shadow, cache)
+    customers = CustomerService(backends, cursors, shadow, cache, emails=EmailLocks(db))
     quota_store = RedisQuotaStore(redis) if redis is not None else MemoryQuotaStore()
     inventory = InventoryService(backends, cursors, shadow, cache=cache)
     availability_rules = AvailabilityRules(db)
