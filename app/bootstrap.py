@@ -15,9 +15,9 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, OAuthFlow, OAuthFlows, SecurityScheme, Server
 from redis.asyncio import Redis
 
-from adapters.odoo import OdooBackend
-from adapters.sandbox import SandboxBackend
-from adapters.tryton import TrytonBackend
+from adapters.odoo import OdooBackend, OdooSecrets, OdooSettings
+from adapters.sandbox import SandboxBackend, SandboxSettings
+from adapters.tryton import TrytonBackend, TrytonSecrets, TrytonSettings
 from app.api.admin.availability import AvailabilityAdminController
 from app.api.admin.bindings import BindingAdminController
 from app.api.admin.cache import CacheAdminController
@@ -45,6 +45,7 @@ from app.cache.reads import CachedReads
 from app.cache.stores import MemoryCacheStore, RedisCacheStore
 from app.catalog.service import CatalogService
 from app.crypto import SecretBox, load_or_create_master_key
+from app.customers.email_locks import EmailLocks
 from app.customers.service import CustomerService
 from app.idempotency import IdempotencyStore
 from app.inventory.levels import InventoryService
@@ -75,61 +76,40 @@ API_VERSION = "1.0.0"
 
 
 def register_adapters(registry: AdapterRegistry, db: Database) -> None:
-    """Every adapter this build ships. Adding a backend means one entry here."""
+    """Every adapter this build ships, with the settings schema each declares. Adding a
+    backend means one entry here."""
     write_engine = db.engine.execution_options(sqlite_write=True) if db.is_sqlite else db.engine
     registry.register(
         AdapterSpec(
             name="sandbox",
             factory=lambda settings, _secrets, _transport: SandboxBackend(
-                db.engine, write_engine, str(settings["dataset"])
+                db.engine, write_engine, settings.dataset
             ),
             domains=frozenset(DOMAINS),
             description="In-process reference ERP seeded with retail demo data",
-            settings_keys=("dataset",),
+            settings_schema=SandboxSettings,
+            tenant_partition="dataset",
         )
     )
     registry.register(
         AdapterSpec(
             name="tryton",
-            factory=lambda settings, secrets, transport: TrytonBackend(
-                str(settings["url"]),
-                str(settings["database"]),
-                str(settings["username"]),
-                secrets["password"],
-                store_location_codes=[
-                    str(code) for code in settings.get("store_location_codes", [])
-                ],
-                timeout=float(settings.get("timeout", 10.0)),
-                transport=transport,
-            ),
+            factory=TrytonBackend.from_settings,
             domains=frozenset(DOMAINS),
             description="Tryton ERP over JSON-RPC (product, stock, sale, party modules)",
-            settings_keys=("url", "database", "username"),
-            secret_keys=("password",),
+            settings_schema=TrytonSettings,
+            secrets_schema=TrytonSecrets,
             metered="requests",
         )
     )
     registry.register(
         AdapterSpec(
             name="odoo",
-            factory=lambda settings, secrets, transport: OdooBackend(
-                str(settings["url"]),
-                str(settings["database"]),
-                str(settings["username"]),
-                secrets["password"],
-                location_codes={
-                    str(k): str(v) for k, v in dict(settings.get("location_codes", {})).items()
-                },
-                store_location_codes=[
-                    str(code) for code in settings.get("store_location_codes", [])
-                ],
-                timeout=float(settings.get("timeout", 10.0)),
-                transport=transport,
-            ),
+            factory=OdooBackend.from_settings,
             domains=frozenset(DOMAINS),
             description="Odoo 17 over its external JSON-RPC API (execute_kw)",
-            settings_keys=("url", "database", "username"),
-            secret_keys=("password",),
+            settings_schema=OdooSettings,
+            secrets_schema=OdooSecrets,
             metered="requests",
         )
     )
@@ -138,14 +118,24 @@ def register_adapters(registry: AdapterRegistry, db: Database) -> None:
 SIMULATORS = {"odoo": "adapters.odoo.simulator"}
 
 
-def run_simulator(name: str, port: int, host: str = "127.0.0.1") -> None:
-    """Serve a vendor simulator in the foreground (`gateway simulate odoo --port N`)."""
+def run_simulator(
+    name: str,
+    port: int,
+    host: str = "127.0.0.1",
+    *,
+    database: str,
+    login: str,
+    password: str,
+    seed: bool = True,
+) -> None:
+    """Serve a vendor simulator in the foreground (`gateway simulate odoo --port N`), accepting
+    `login`/`password` on `database`."""
     if name != "odoo":
         msg = f"no simulator named {name!r}; known: {', '.join(SIMULATORS)}"
         raise ValueError(msg)
     from adapters.odoo.simulator import run
 
-    run(port, host=host)
+    run(port, host, database=database, login=login, password=password, seed=seed)
 
 
 def build_services(settings: Settings) -> Services:
@@ -177,7 +167,7 @@ def build_services(settings: Settings) -> Services:
     )
     shadow = ShadowReads(db, migrations, bindings, backends)
     catalog = CatalogService(backends, cursors, shadow, cache=cache)
-    customers = CustomerService(backends, cursors, shadow, cache)
+    customers = CustomerService(backends, cursors, shadow, cache, emails=EmailLocks(db))
     quota_store = RedisQuotaStore(redis) if redis is not None else MemoryQuotaStore()
     inventory = InventoryService(backends, cursors, shadow, cache=cache)
     availability_rules = AvailabilityRules(db)

@@ -1,5 +1,5 @@
-"""The `gateway` command: run the server or the worker, migrate, and administer tenants,
-clients and signing keys."""
+"""The `gateway` command: run the server or the worker, migrate, serve a vendor simulator, and
+administer tenants, clients, bindings, migrations and signing keys (those in `app.cli_admin`)."""
 
 from __future__ import annotations
 
@@ -11,15 +11,14 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import msgspec
 
+from app.cli_admin import add_admin_commands, settings_from, with_services
 from app.settings import Settings
 
-T = TypeVar("T")
 log = logging.getLogger("gateway")
 
 
@@ -30,26 +29,6 @@ def _configure_logging(level: str) -> None:
     configure_tracing("retail-gateway")
 
 
-def _settings(args: argparse.Namespace) -> Settings:
-    return Settings.from_env(port=getattr(args, "port", None))
-
-
-def _with_services(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
-    from app.bootstrap import build_services
-
-    async def run() -> T:
-        services = build_services(settings)
-        try:
-            return await work(services)
-        finally:
-            await services.backends.aclose()
-            await services.db.dispose()
-            if services.redis is not None:
-                await services.redis.aclose()
-
-    return asyncio.run(run())
-
-
 def _prepare(settings: Settings) -> None:
     """Migrate and, on the embedded tier, create the demo tenant and clients."""
     from app.store.migrate import upgrade
@@ -58,9 +37,9 @@ def _prepare(settings: Settings) -> None:
     if settings.auto_migrate:
         upgrade(settings.database.url)
     # The signing key exists before any worker process starts, so they all sign with it.
-    _with_services(settings, lambda s: s.keys.load(create_if_missing=True))
+    with_services(settings, lambda s: s.keys.load(create_if_missing=True))
     if settings.bootstrap_demo:
-        for line in _with_services(settings, lambda s: ensure_demo(s, settings.var_dir)):
+        for line in with_services(settings, lambda s: ensure_demo(s, settings.var_dir)):
             print(line, flush=True)
 
 
@@ -110,7 +89,7 @@ def _bind_demo_to_tryton(settings: Settings, tryton: dict[str, Any]) -> None:
         "username": tryton["user"],
         "store_location_codes": ["ST-AMS", "ST-UTR"],
     }
-    _with_services(
+    with_services(
         settings,
         lambda s: rebind(
             s,
@@ -128,7 +107,7 @@ def _bind_demo_to_tryton(settings: Settings, tryton: dict[str, Any]) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = settings_from(args)
     _configure_logging(settings.log_level)
     if args.backend == "tryton":
         if not settings.bootstrap_demo:
@@ -138,6 +117,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             )
             return 2
         process, tryton = _start_tryton_demo(settings)
+        # uvicorn re-raises the SIGTERM it caught once it has shut down; by default that
+        # would end this process before `finally` stops the Tryton it started.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         try:
             _prepare(settings)
             _bind_demo_to_tryton(settings, tryton)
@@ -146,7 +128,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
             process.terminate()
             process.wait(timeout=30)
     _prepare(settings)
+    if settings.bootstrap_demo:
+        _rebind_demo_to_sandbox(settings)
     return _serve(args, settings)
+
+
+def _rebind_demo_to_sandbox(settings: Settings) -> None:
+    """`--backend sandbox` (the default) after a start with `--backend tryton`: that Tryton
+    was stopped with the server, so the demo tenant goes back to its sandbox data set."""
+    from app.tenancy.demo import ensure_demo_on_sandbox
+
+    line = with_services(settings, ensure_demo_on_sandbox)
+    if line:
+        print(line, flush=True)
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -184,7 +178,7 @@ def asgi_app() -> Any:
 def cmd_worker(args: argparse.Namespace) -> int:
     from app.bootstrap import build_services
 
-    settings = _settings(args)
+    settings = settings_from(args)
     _configure_logging(settings.log_level)
 
     async def run() -> None:
@@ -206,194 +200,41 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def cmd_migrate(args: argparse.Namespace) -> int:
     from app.store.migrate import upgrade
 
-    upgrade(_settings(args).database.url)
+    upgrade(settings_from(args).database.url)
     print("database is at the latest schema")
-    return 0
-
-
-def cmd_tenants_create(args: argparse.Namespace) -> int:
-    from app.tenancy.provisioning import provision_tenant
-
-    channels = args.channels.split(",") if args.channels else None
-    view = _with_services(
-        _settings(args), lambda s: provision_tenant(s, args.tenant_id, args.name, channels)
-    )
-    print(json.dumps({"id": view.id, "name": view.name, "channels": view.channels}))
-    return 0
-
-
-def cmd_tenants_list(args: argparse.Namespace) -> int:
-    for view in _with_services(_settings(args), lambda s: s.tenants.list_tenants()):
-        print(
-            json.dumps(
-                {"id": view.id, "name": view.name, "status": view.status, "channels": view.channels}
-            )
-        )
-    return 0
-
-
-def _print_issued(issued: Any) -> None:
-    client = issued.client
-    print(
-        json.dumps(
-            {
-                "client_id": client.client_id,
-                "client_secret": issued.client_secret,
-                "tenant_id": client.tenant_id,
-                "scopes": client.scopes,
-            }
-        )
-    )
-
-
-def cmd_clients_create(args: argparse.Namespace) -> int:
-    scopes = args.scopes.split() if args.scopes else None
-    tenant = None if args.operator else args.tenant
-    if tenant is None and not args.operator:
-        print("give --tenant, or --operator for a platform operator client", file=sys.stderr)
-        return 2
-    issued = _with_services(
-        _settings(args),
-        lambda s: s.tenants.create_client(
-            client_id=args.client_id, name=args.name, tenant_id=tenant, scopes=scopes
-        ),
-    )
-    _print_issued(issued)
-    return 0
-
-
-def cmd_clients_rotate(args: argparse.Namespace) -> int:
-    _print_issued(
-        _with_services(_settings(args), lambda s: s.tenants.rotate_secret(args.client_id))
-    )
-    return 0
-
-
-def cmd_clients_disable(args: argparse.Namespace) -> int:
-    view = _with_services(
-        _settings(args), lambda s: s.tenants.set_client_status(args.client_id, "disabled")
-    )
-    print(json.dumps({"client_id": view.client_id, "status": view.status}))
-    return 0
-
-
-def cmd_clients_list(args: argparse.Namespace) -> int:
-    for view in _with_services(_settings(args), lambda s: s.tenants.list_clients(args.tenant)):
-        print(
-            json.dumps(
-                {
-                    "client_id": view.client_id,
-                    "tenant_id": view.tenant_id,
-                    "kind": view.kind,
-                    "scopes": view.scopes,
-                    "status": view.status,
-                }
-            )
-        )
-    return 0
-
-
-def _pairs(values: list[str] | None, *, from_env: bool = False) -> dict[str, str]:
-    pairs: dict[str, str] = {}
-    for item in values or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise SystemExit(f"expected key=value, got {item!r}")
-        pairs[key] = os.environ.get(value, "") if from_env else value
-    return pairs
-
-
-def cmd_bindings_list(args: argparse.Namespace) -> int:
-    for view in _with_services(_settings(args), lambda s: s.bindings.views(args.tenant_id)):
-        print(
-            json.dumps(
-                {
-                    "domain": view.domain,
-                    "adapter": view.adapter,
-                    "settings": view.settings,
-                    "secret_names": list(view.secret_names),
-                    "version": view.version,
-                }
-            )
-        )
-    return 0
-
-
-def cmd_bindings_set(args: argparse.Namespace) -> int:
-    from app.tenancy.provisioning import rebind
-    from app.tenancy.registry import DOMAINS
-
-    settings: dict[str, Any] = dict(_pairs(args.setting))
-    secrets = {**_pairs(args.secret), **_pairs(args.secret_from_env, from_env=True)}
-    domains = args.domains.split(",") if args.domains else list(DOMAINS)
-    views = _with_services(
-        _settings(args),
-        lambda s: rebind(
-            s,
-            args.tenant_id,
-            domains=domains,
-            adapter=args.adapter,
-            settings=settings,
-            secrets=secrets,
-        ),
-    )
-    for view in views:
-        print(json.dumps({"domain": view.domain, "adapter": view.adapter, "version": view.version}))
-    return 0
-
-
-def cmd_migration(args: argparse.Namespace) -> int:
-    def print_report(report: dict[str, Any]) -> None:
-        print(json.dumps(report, indent=2, default=str))
-
-    settings = _settings(args)
-    if args.action == "start":
-        binding: dict[str, Any] = dict(_pairs(args.setting))
-        secrets = {**_pairs(args.secret), **_pairs(args.secret_from_env, from_env=True)}
-        domains = args.domains.split(",") if args.domains else None
-        report = _with_services(
-            settings,
-            lambda s: s.migrations.start(
-                args.tenant_id,
-                adapter=args.adapter,
-                settings=binding,
-                secrets=secrets,
-                domains=domains,
-            ),
-        )
-    elif args.action == "status":
-        report = _with_services(settings, lambda s: s.migrations.report(args.tenant_id))
-    elif args.action == "cutover":
-        report = _with_services(settings, lambda s: s.migrations.cutover(args.tenant_id))
-    else:
-        report = _with_services(settings, lambda s: s.migrations.rollback(args.tenant_id))
-    print_report(report)
     return 0
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     from app.bootstrap import run_simulator
 
-    run_simulator(args.vendor, args.port, args.host)
-    return 0
-
-
-def cmd_keys_rotate(args: argparse.Namespace) -> int:
-    kid = _with_services(_settings(args), lambda s: s.keys.rotate())
-    print(json.dumps({"active_kid": kid}))
+    print(
+        f"{args.vendor} simulator on http://{args.host}:{args.port} "
+        f"(database {args.database!r}, login {args.login!r})",
+        flush=True,
+    )
+    run_simulator(
+        args.vendor,
+        args.port,
+        args.host,
+        database=args.database,
+        login=args.login,
+        password=args.password,
+        seed=not args.empty,
+    )
     return 0
 
 
 def cmd_openapi(args: argparse.Namespace) -> int:
     from app.bootstrap import create_app
 
-    app = create_app(_settings(args))
+    app = create_app(settings_from(args))
     schema = msgspec.to_builtins(app.openapi_schema.to_schema())
     print(json.dumps(schema, indent=2, sort_keys=True))
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one flat list of commands
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gateway", description="Retail Gateway")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -419,80 +260,7 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one flat list 
     )
     sub.add_parser("openapi", help="print the OpenAPI document").set_defaults(func=cmd_openapi)
 
-    tenants = sub.add_parser("tenants", help="manage tenants").add_subparsers(
-        dest="action", required=True
-    )
-    create = tenants.add_parser("create", help="create a tenant bound to the sandbox backend")
-    create.add_argument("tenant_id")
-    create.add_argument("--name", required=True)
-    create.add_argument("--channels", help="comma-separated, default web,app,store,marketplace")
-    create.set_defaults(func=cmd_tenants_create)
-    tenants.add_parser("list").set_defaults(func=cmd_tenants_list)
-
-    clients = sub.add_parser("clients", help="manage OAuth clients").add_subparsers(
-        dest="action", required=True
-    )
-    ccreate = clients.add_parser(
-        "create", help="issue client credentials (the secret is shown once)"
-    )
-    ccreate.add_argument("client_id")
-    ccreate.add_argument("--name", required=True)
-    ccreate.add_argument("--tenant")
-    ccreate.add_argument(
-        "--operator", action="store_true", help="a platform operator client (scope admin)"
-    )
-    ccreate.add_argument("--scopes", help="space-separated; default every /v1 scope")
-    ccreate.set_defaults(func=cmd_clients_create)
-    rotate = clients.add_parser("rotate", help="issue a new secret")
-    rotate.add_argument("client_id")
-    rotate.set_defaults(func=cmd_clients_rotate)
-    disable = clients.add_parser("disable")
-    disable.add_argument("client_id")
-    disable.set_defaults(func=cmd_clients_disable)
-    clist = clients.add_parser("list")
-    clist.add_argument("--tenant")
-    clist.set_defaults(func=cmd_clients_list)
-
-    bindings = sub.add_parser("bindings", help="which backend serves a tenant").add_subparsers(
-        dest="action", required=True
-    )
-    blist = bindings.add_parser("list")
-    blist.add_argument("tenant_id")
-    blist.set_defaults(func=cmd_bindings_list)
-    bset = bindings.add_parser("set", help="bind domains to an adapter (checked by logging in)")
-    bset.add_argument("tenant_id")
-    bset.add_argument("--adapter", required=True)
-    bset.add_argument("--domains", help="comma-separated; default all four")
-    bset.add_argument("--setting", action="append", help="key=value (repeat)")
-    bset.add_argument(
-        "--secret", action="append", help="key=value (repeat); prefer --secret-from-env"
-    )
-    bset.add_argument(
-        "--secret-from-env",
-        action="append",
-        help="key=ENV_VAR: read the secret from the environment",
-    )
-    bset.set_defaults(func=cmd_bindings_set)
-
-    migration = sub.add_parser("migration", help="move a tenant to another backend").add_subparsers(
-        dest="action", required=True
-    )
-    mstart = migration.add_parser("start", help="begin shadow reads against a candidate backend")
-    mstart.add_argument("tenant_id")
-    mstart.add_argument("--adapter", required=True)
-    mstart.add_argument("--domains", help="comma-separated; default all four")
-    mstart.add_argument("--setting", action="append", help="key=value (repeat)")
-    mstart.add_argument("--secret", action="append", help="key=value (repeat)")
-    mstart.add_argument("--secret-from-env", action="append", help="key=ENV_VAR")
-    mstart.set_defaults(func=cmd_migration)
-    for action, text in (
-        ("status", "the parity report"),
-        ("cutover", "switch the tenant to the candidate"),
-        ("rollback", "switch the tenant back"),
-    ):
-        command = migration.add_parser(action, help=text)
-        command.add_argument("tenant_id")
-        command.set_defaults(func=cmd_migration)
+    add_admin_commands(sub)
 
     simulate = sub.add_parser(
         "simulate", help="serve a vendor simulator (e.g. odoo) in the foreground"
@@ -500,12 +268,12 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: PLR0915 - one flat list 
     simulate.add_argument("vendor", choices=["odoo"])
     simulate.add_argument("--port", type=int, default=8069)
     simulate.add_argument("--host", default="127.0.0.1")
+    simulate.add_argument("--database", default="demo", help="database name (default demo)")
+    simulate.add_argument("--login", default="admin", help="user to accept (default admin)")
+    simulate.add_argument("--password", default="admin", help="its password (default admin)")
+    simulate.add_argument("--empty", action="store_true", help="no demo data, a bare company")
     simulate.set_defaults(func=cmd_simulate)
 
-    keys = sub.add_parser("keys", help="signing keys").add_subparsers(dest="action", required=True)
-    keys.add_parser("rotate", help="retire the active signing key and make a new one").set_defaults(
-        func=cmd_keys_rotate
-    )
     return parser
 
 
@@ -517,6 +285,10 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args))
     except GatewayError as error:
         print(f"error: {error.detail}", file=sys.stderr)
+        for field_error in error.errors or []:
+            line = f"{field_error.field}: {field_error.message}"
+            if line not in error.detail:
+                print(f"  {line}", file=sys.stderr)
         return 1
 
 

@@ -3,7 +3,10 @@ turns them (and framework errors) into RFC 9457 problem responses."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+import msgspec
 
 PROBLEM_BASE = "https://retail-gateway.dev/problems/"
 
@@ -14,6 +17,35 @@ class FieldError:
 
     field: str
     message: str
+
+
+_AT_PATH = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
+_FIELD_PREFIX = re.compile(r"^`(?P<field>[a-z_]+)`: (?P<message>.*)$", re.DOTALL)
+
+
+def field_error_from(error: msgspec.ValidationError) -> FieldError:
+    """Turn msgspec's "message - at `$.a[0].b`" into a field path and a message."""
+    text = str(error)
+    match = _AT_PATH.match(text)
+    message = match.group("message") if match else text
+    path = (match.group("path") if match else "") or ""
+    path = path.lstrip(".")
+    # Checks in __post_init__ name their field as "`field`: message".
+    prefixed = _FIELD_PREFIX.match(message)
+    if prefixed:
+        path = f"{path}.{prefixed.group('field')}" if path else prefixed.group("field")
+        message = prefixed.group("message")
+    if message.startswith("Object contains unknown field"):
+        unknown = re.search(r"`([^`]+)`", message)
+        if unknown:
+            path = f"{path}.{unknown.group(1)}" if path else unknown.group(1)
+        message = "unknown field"
+    elif message.startswith("Object missing required field"):
+        missing = re.search(r"`([^`]+)`", message)
+        if missing:
+            path = f"{path}.{missing.group(1)}" if path else missing.group(1)
+        message = "required"
+    return FieldError(field=path or "$", message=message)
 
 
 class GatewayError(Exception):

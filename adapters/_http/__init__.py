@@ -3,5 +3,13 @@ turns transport failures, overload answers and oversized or unreadable bodies in
 `contracts.errors` taxonomy."""
 
 from adapters._http.transport import HttpEndpoint, HttpReply, default_transport, parse_retry_after
+from adapters._http.urls import HttpUrl, url_problem
 
-__all__ = ["HttpEndpoint", "HttpReply", "default_transport", "parse_retry_after"]
+__all__ = [
+    "HttpEndpoint",
+    "HttpReply",
+    "HttpUrl",
+    "default_transport",
+    "parse_retry_after",
+    "url_problem",
+]

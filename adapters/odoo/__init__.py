@@ -4,5 +4,6 @@ for an Odoo 17 server, seeded with the demo data set, for tests and benchmarks; 
 docstring for where each canonical field lives in Odoo and for its fault-injection API."""
 
 from adapters.odoo.backend import OdooBackend
+from adapters.odoo.settings import OdooSecrets, OdooSettings
 
-__all__ = ["OdooBackend"]
+__all__ = ["OdooBackend", "OdooSecrets", "OdooSettings"]

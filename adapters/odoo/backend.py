@@ -10,6 +10,7 @@ from adapters.odoo.catalog import CatalogPart
 from adapters.odoo.client import OdooClient
 from adapters.odoo.customers import CustomersPart
 from adapters.odoo.sales import SalesPart
+from adapters.odoo.settings import OdooSecrets, OdooSettings
 
 
 class OdooBackend(CatalogPart, CustomersPart, SalesPart):
@@ -33,6 +34,25 @@ class OdooBackend(CatalogPart, CustomersPart, SalesPart):
             OdooClient(url, database, username, password, timeout=timeout, transport=transport),
             location_codes=dict(location_codes or {}),
             store_location_codes=frozenset(store_location_codes),
+        )
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: OdooSettings,
+        secrets: OdooSecrets,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> OdooBackend:
+        """The adapter a validated binding describes."""
+        return cls(
+            settings.url,
+            settings.database,
+            settings.username,
+            secrets.password,
+            location_codes=settings.location_codes,
+            store_location_codes=settings.store_location_codes,
+            timeout=settings.timeout,
+            transport=transport,
         )
 
     async def check(self) -> None:

@@ -2,5 +2,6 @@
 binding, seeded with the retail demo data. The default backend of every new tenant."""
 
 from adapters.sandbox.backend import SandboxBackend
+from adapters.sandbox.settings import SandboxSettings
 
-__all__ = ["SandboxBackend"]
+__all__ = ["SandboxBackend", "SandboxSettings"]

@@ -34,7 +34,7 @@ from contracts.backend import (
     StockQuery,
     StockRecord,
 )
-from contracts.errors import BackendUnavailable
+from contracts.errors import BackendAuthError, BackendUnavailable
 from contracts.v1 import Address, Money, Variant
 
 NAME = "sandbox"
@@ -59,11 +59,24 @@ class SandboxBackend(SalesPart):
 
     # -- lifecycle -------------------------------------------------------------------------
     async def check(self) -> None:
+        """The sandbox's "log in": its database answers and this data set has been set up (a
+        binding to a data set nobody seeded would serve an empty shop)."""
         try:
+            await self._ensure_schema()
             async with self._engine.connect() as conn:
-                await conn.execute(select(1))
+                seeded = await conn.scalar(
+                    select(tables.locations.c.dataset)
+                    .where(tables.locations.c.dataset == self._dataset)
+                    .limit(1)
+                )
         except (SQLAlchemyError, OSError) as error:
             raise BackendUnavailable(str(error), backend=NAME) from error
+        if seeded is None:
+            raise BackendAuthError(
+                f"the sandbox has no data set {self._dataset!r}: it was never set up",
+                backend=NAME,
+                vendor_code="unknown-dataset",
+            )
 
     async def aclose(self) -> None:
         return None

@@ -10,6 +10,7 @@ from adapters.tryton.catalog import CatalogPart
 from adapters.tryton.client import TrytonClient
 from adapters.tryton.customers import CustomersPart
 from adapters.tryton.sales import SalesPart
+from adapters.tryton.settings import TrytonSecrets, TrytonSettings
 
 
 class TrytonBackend(CatalogPart, CustomersPart, SalesPart):
@@ -31,6 +32,24 @@ class TrytonBackend(CatalogPart, CustomersPart, SalesPart):
             url, database, username, password, timeout=timeout, transport=transport
         )
         super().__init__(client, frozenset(store_location_codes))
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: TrytonSettings,
+        secrets: TrytonSecrets,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> TrytonBackend:
+        """The adapter a validated binding describes."""
+        return cls(
+            settings.url,
+            settings.database,
+            settings.username,
+            secrets.password,
+            store_location_codes=settings.store_location_codes,
+            timeout=settings.timeout,
+            transport=transport,
+        )
 
     async def check(self) -> None:
         await self._client.ensure_session()

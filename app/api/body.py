@@ -7,48 +7,19 @@ OpenAPI schema, and every failure becomes a 400 problem naming each bad field.
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 from litestar.dto import MsgspecDTO
 from litestar.typing import FieldDefinition
 
-from app.problems import FieldError, InvalidRequest, UnsupportedMediaType
+from app.problems import FieldError, InvalidRequest, UnsupportedMediaType, field_error_from
 
 if TYPE_CHECKING:
     from litestar._openapi.schema_generation import SchemaCreator
     from litestar.openapi.spec import Reference, Schema
 
 T = TypeVar("T", bound=msgspec.Struct)
-
-_AT_PATH = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
-_FIELD_PREFIX = re.compile(r"^`(?P<field>[a-z_]+)`: (?P<message>.*)$", re.DOTALL)
-
-
-def field_error_from(error: msgspec.ValidationError) -> FieldError:
-    """Turn msgspec's "message - at `$.a[0].b`" into a field path and a message."""
-    text = str(error)
-    match = _AT_PATH.match(text)
-    message = match.group("message") if match else text
-    path = (match.group("path") if match else "") or ""
-    path = path.lstrip(".")
-    # Checks in __post_init__ name their field as "`field`: message".
-    prefixed = _FIELD_PREFIX.match(message)
-    if prefixed:
-        path = f"{path}.{prefixed.group('field')}" if path else prefixed.group("field")
-        message = prefixed.group("message")
-    if message.startswith("Object contains unknown field"):
-        unknown = re.search(r"`([^`]+)`", message)
-        if unknown:
-            path = f"{path}.{unknown.group(1)}" if path else unknown.group(1)
-        message = "unknown field"
-    elif message.startswith("Object missing required field"):
-        missing = re.search(r"`([^`]+)`", message)
-        if missing:
-            path = f"{path}.{missing.group(1)}" if path else missing.group(1)
-        message = "required"
-    return FieldError(field=path or "$", message=message)
 
 
 def _nul_path(value: Any, path: str = "") -> str | None:

@@ -1,15 +1,18 @@
 """Customer reads and writes. Writes go through to the backend synchronously: a 201 means the
-backend has the customer."""
+backend has the customer. An e-mail address belongs to one customer of a tenant: the check and
+the write that follows it run under that address's lock (`email_locks`), on every replica."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import datetime
 from typing import Any
 
 from app.backend_calls import call_backend
 from app.cache.reads import CachedReads
 from app.context import CallContext
+from app.customers.email_locks import EmailLocks
 from app.paging import CursorCodec
 from app.problems import Conflict, NotFound
 from app.publicids import CUSTOMER, key_of, public_id
@@ -50,7 +53,10 @@ class CustomerService:
         cursors: CursorCodec,
         shadow: ShadowReads | None = None,
         cache: CachedReads | None = None,
+        *,
+        emails: EmailLocks,
     ) -> None:
+        self._emails = emails
         self._backends = backends
         self._cursors = cursors
         self._shadow = shadow
@@ -133,27 +139,28 @@ class CustomerService:
     async def create_customer(
         self, ctx: CallContext, data: CustomerCreate, key: str | None = None
     ) -> Customer:
-        existing = await self.find_by_email(ctx, data.email)
-        if existing is not None and key is not None and existing.key == key:
-            return to_customer(existing)  # an earlier attempt of this same request got through
-        if existing is not None:
-            raise Conflict(
-                f"a customer with this e-mail exists: {public_id(CUSTOMER, existing.key)}",
-                extra={"existing_id": public_id(CUSTOMER, existing.key)},
+        async with self._emails.hold(ctx.tenant_id, data.email):
+            existing = await self.find_by_email(ctx, data.email)
+            if existing is not None and key is not None and existing.key == key:
+                return to_customer(existing)  # an earlier attempt of this same request got through
+            if existing is not None:
+                raise Conflict(
+                    f"a customer with this e-mail exists: {public_id(CUSTOMER, existing.key)}",
+                    extra={"existing_id": public_id(CUSTOMER, existing.key)},
+                )
+            backends = await self._backends.for_tenant(ctx.tenant_id)
+            draft = CustomerDraft(
+                key=key or new_customer_key(),
+                email=data.email,
+                first_name=data.first_name,
+                last_name=data.last_name,
+                phone=data.phone,
+                addresses=data.addresses,
+                marketing_consent=data.marketing_consent,
             )
-        backends = await self._backends.for_tenant(ctx.tenant_id)
-        draft = CustomerDraft(
-            key=key or new_customer_key(),
-            email=data.email,
-            first_name=data.first_name,
-            last_name=data.last_name,
-            phone=data.phone,
-            addresses=data.addresses,
-            marketing_consent=data.marketing_consent,
-        )
-        record = await call_backend(
-            backends.customers.create_customer(draft), backend=backends.names["customers"]
-        )
+            record = await call_backend(
+                backends.customers.create_customer(draft), backend=backends.names["customers"]
+            )
         customer = to_customer(record)
         await self._changed(ctx, f"customer:{customer.id}")
         return customer
@@ -166,12 +173,6 @@ class CustomerService:
             raise NotFound(f"no customer {customer_id}")
         backends = await self._backends.for_tenant(ctx.tenant_id)
         name = backends.names["customers"]
-        if isinstance(data.email, str):
-            other = await self.find_by_email(ctx, data.email)
-            if other is not None and other.key != key:
-                raise Conflict(
-                    f"another customer has this e-mail: {public_id(CUSTOMER, other.key)}"
-                )
         changes = CustomerChanges(
             email=data.email,
             first_name=data.first_name,
@@ -180,7 +181,22 @@ class CustomerService:
             addresses=data.addresses,
             marketing_consent=data.marketing_consent,
         )
-        record = await call_backend(backends.customers.update_customer(key, changes), backend=name)
+        new_email = data.email if isinstance(data.email, str) else None
+        guard = (
+            self._emails.hold(ctx.tenant_id, new_email)
+            if new_email is not None
+            else contextlib.nullcontext()
+        )
+        async with guard:
+            if new_email is not None:
+                other = await self.find_by_email(ctx, new_email)
+                if other is not None and other.key != key:
+                    raise Conflict(
+                        f"another customer has this e-mail: {public_id(CUSTOMER, other.key)}"
+                    )
+            record = await call_backend(
+                backends.customers.update_customer(key, changes), backend=name
+            )
         if record is None:
             raise NotFound(f"no customer {customer_id}")
         await self._changed(ctx, f"customer:{customer_id}")

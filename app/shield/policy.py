@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from contextvars import ContextVar
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -19,17 +19,27 @@ class ShieldPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
     """`rate` calls a second with bursts of `burst`, at most `concurrency` at once, each within
     `timeout` seconds. The breaker opens after `failures` failures in a row and probes again
     after `cooldown` seconds. `reserve` tokens of the bucket are for checkout only; browsing
-    waits at most `browse_wait` seconds for budget, checkout up to `checkout_wait`."""
+    waits at most `browse_wait` seconds for budget, checkout up to `checkout_wait`.
 
-    rate: float = 100.0
-    burst: int = 50
-    concurrency: int = 16
-    timeout: float = 10.0
-    failures: int = 5
-    cooldown: float = 10.0
-    reserve: int = 2
-    browse_wait: float = 1.0
-    checkout_wait: float = 10.0
+    The bounds are checked when a binding's `shield` object is decoded (an operator's input);
+    a policy that could never let a call through (a rate of 0, a reserve of the whole burst)
+    is refused there rather than turning every read into a 503."""
+
+    rate: Annotated[float, msgspec.Meta(gt=0, le=1_000_000)] = 100.0
+    burst: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 50
+    concurrency: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 16
+    timeout: Annotated[float, msgspec.Meta(gt=0, le=600)] = 10.0
+    failures: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 5
+    cooldown: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 10.0
+    reserve: Annotated[int, msgspec.Meta(ge=0)] = 2
+    browse_wait: Annotated[float, msgspec.Meta(ge=0, le=600)] = 1.0
+    checkout_wait: Annotated[float, msgspec.Meta(ge=0, le=600)] = 10.0
+
+    def __post_init__(self) -> None:
+        if self.reserve >= self.burst:
+            # Browsing may not take the last `reserve` tokens: it would never get one.
+            msg = "`reserve`: must be less than burst"
+            raise ValueError(msg)
 
 
 DEFAULT_POLICY = ShieldPolicy()

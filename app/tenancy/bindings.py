@@ -25,6 +25,7 @@ from app.shield.transport import ShieldedTransport
 from app.store.database import Database
 from app.store.models import BackendBinding
 from app.tenancy.registry import DOMAINS, AdapterRegistry, Provisionable
+from contracts.errors import PermanentBackendError
 from contracts.ports import (
     BackendLifecycle,
     CatalogBackend,
@@ -229,17 +230,26 @@ class BackendResolver:
         instance = self._instances.get(fingerprint)
         if instance is None:
             spec = self._registry.get(adapter)
+            try:
+                typed, typed_secrets = spec.parse(settings, secrets)
+                policy = policy_from(settings)
+            except msgspec.ValidationError as error:
+                # Saved before bindings were validated: an operator must bind it again.
+                raise PermanentBackendError(
+                    f"the stored {adapter} binding is not valid ({error}); bind it again",
+                    backend=adapter,
+                ) from None
             shield = (
-                self._shields.shield(target_of(adapter, settings), adapter, policy_from(settings))
+                self._shields.shield(target_of(adapter, settings), adapter, policy)
                 if self._shields is not None
                 else None
             )
             if shield is not None and spec.metered == "requests":
                 instance = spec.factory(
-                    settings, secrets, ShieldedTransport(default_transport(), shield)
+                    typed, typed_secrets, ShieldedTransport(default_transport(), shield)
                 )
             else:
-                instance = spec.factory(settings, secrets, None)
+                instance = spec.factory(typed, typed_secrets, None)
                 if shield is not None:
                     instance = ShieldedBackend(instance, shield)
             self._instances[fingerprint] = instance

@@ -1,6 +1,8 @@
 """The embedded tier's first-run experience: the `demo` tenant on the sandbox backend, a
 channel client holding every /v1 scope and a platform operator client, with their
-credentials printed once and written to `var/demo-client.json` and `var/demo-admin.json`."""
+credentials printed once and written to `var/demo-client.json` and `var/demo-admin.json`.
+`gateway serve --backend sandbox` (the default) also puts the demo tenant back on its sandbox
+data set when an earlier `--backend tryton` start left it bound to a Tryton that is gone."""
 
 from __future__ import annotations
 
@@ -9,7 +11,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from app.tenancy.provisioning import provision_tenant
+from app.tenancy.provisioning import DEFAULT_ADAPTER, provision_tenant, rebind, sandbox_settings
+from app.tenancy.registry import DOMAINS
 from app.tenancy.tenants import IssuedCredentials
 
 if TYPE_CHECKING:
@@ -57,3 +60,28 @@ async def ensure_demo(services: Services, var_dir: Path) -> list[str]:
             f"(saved to {path}; shown once)"
         )
     return messages
+
+
+async def ensure_demo_on_sandbox(services: Services) -> str | None:
+    """Bind every domain of the demo tenant to its own sandbox data set unless it already is;
+    returns a line for the operator when it had to."""
+    views = await services.bindings.views(DEMO_TENANT)
+    on_sandbox = {
+        view.domain
+        for view in views
+        if view.adapter == DEFAULT_ADAPTER and view.settings.get("dataset") == DEMO_TENANT
+    }
+    if on_sandbox == set(DOMAINS):
+        return None
+    elsewhere = sorted({view.adapter for view in views if view.domain not in on_sandbox})
+    await rebind(
+        services,
+        DEMO_TENANT,
+        domains=list(DOMAINS),
+        adapter=DEFAULT_ADAPTER,
+        settings=sandbox_settings(DEMO_TENANT),
+        secrets={},
+        provision=True,  # its data set exists unless var/ predates it; seeding is idempotent
+    )
+    was = f" (it was bound to {', '.join(elsewhere)})" if elsewhere else ""
+    return f"tenant 'demo' is bound to the sandbox backend again{was}"

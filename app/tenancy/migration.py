@@ -81,7 +81,12 @@ class MigrationService:
             raise NotFound(f"no tenant {tenant_id}")
         chosen = list(domains or DOMAINS)
         await check_candidate(
-            self._registry, domains=chosen, adapter=adapter, settings=settings, secrets=secrets
+            self._registry,
+            tenant_id=tenant_id,
+            domains=chosen,
+            adapter=adapter,
+            settings=settings,
+            secrets=secrets,
         )
         snapshot = await self._bindings.snapshot(tenant_id)
         async with self._db.session(tenant_id, write=True) as session:

@@ -81,7 +81,7 @@ async def test_shadow_reads_report_parity_then_cutover_and_rollback(gateway: Gat
     gw = gateway
     tenant = f"mover-{uuid.uuid4().hex[:6]}"
     client, _ = await gw.add_tenant(tenant)
-    candidate = f"{tenant}-next"
+    candidate = f"{tenant}:next"
     await gw.services.backends.provision("sandbox", {"dataset": candidate}, {})
     await _plant_differences(gw, candidate)
     operator = await gw.headers("operator")

@@ -21,7 +21,7 @@ from tests.support.gateway import Gateway, make_settings, running_gateway
 from tests.support.services import create_database, drop_database
 
 pytestmark = pytest.mark.slow
-TENANT, CLIENT, CANDIDATE = "handover", "handover-client", "handover-next"
+TENANT, CLIENT, CANDIDATE = "handover", "handover-client", "handover:next"
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

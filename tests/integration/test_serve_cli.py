@@ -1,9 +1,12 @@
 """`gateway serve` as the README runs it: a real process on a loopback port, starting from an
 empty var/ directory. It migrates and seeds before it answers /health/live, writes the demo
-credentials, serves the walk-through, and a second start reuses var/."""
+credentials, serves the walk-through, and a second start reuses var/. `--backend tryton` starts
+a seeded Tryton (the cached one, see tests/support/tryton.py) and serves the demo from it; a
+later plain start puts the demo back on the sandbox instead of on that Tryton, now gone."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -28,13 +31,13 @@ def _free_port() -> int:
 
 
 class Server:
-    def __init__(self, var_dir: Path) -> None:
+    def __init__(self, var_dir: Path, *options: str) -> None:
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "GATEWAY_VAR_DIR": str(var_dir), "GATEWAY_LOG_LEVEL": "WARNING"}
         env.pop("DATABASE_URL", None)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve", "--port", str(self.port)],
+            [sys.executable, "-m", "app.cli", "serve", "--port", str(self.port), *options],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,
@@ -164,3 +167,104 @@ def test_first_start_seeds_serves_the_walkthrough_and_a_second_start_reuses_var(
     finally:
         second_output = second.stop()
     assert "client_secret=" not in second_output  # secrets are printed once, at creation
+
+
+def _demo_headers(server: Server, var_dir: Path) -> dict[str, str]:
+    client = json.loads((var_dir / "demo-client.json").read_text())
+    token = httpx.post(
+        f"{server.base}/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(client["client_id"], client["client_secret"]),
+    )
+    assert token.status_code == 200, token.text
+    return {"Authorization": f"Bearer {token.json()['access_token']}"}
+
+
+def _served_by(server: Server, headers: dict[str, str]) -> tuple[set[str], set[str]]:
+    """Which backends the demo's products (external_ids) and stock levels (source) come from."""
+    products = httpx.get(
+        f"{server.base}/v1/products", params={"limit": 3}, headers=headers, timeout=30
+    )
+    assert products.status_code == 200, products.text
+    variants = [v for p in products.json()["data"] for v in p["variants"]]
+    assert variants
+    stock = httpx.get(
+        f"{server.base}/v1/inventory",
+        params={"sku": variants[0]["sku"]},
+        headers=headers,
+        timeout=30,
+    )
+    assert stock.status_code == 200, stock.text
+    assert stock.json()["data"]
+    return (
+        {key for v in variants for key in v["external_ids"]},
+        {level["source"] for level in stock.json()["data"]},
+    )
+
+
+async def _leave_demo_bound_to_a_gone_tryton(var_dir: Path) -> None:
+    """What `gateway serve --backend tryton` leaves in var/ once it stopped: the demo bound to
+    a Tryton on a port nobody listens on any more (written as the binding store writes it)."""
+    from app.bootstrap import build_services
+    from app.settings import Settings
+    from app.tenancy.registry import DOMAINS
+
+    settings = Settings.from_env({"GATEWAY_VAR_DIR": str(var_dir)})
+    services = build_services(settings)
+    try:
+        await services.bindings.bind(
+            "demo",
+            list(DOMAINS),
+            "tryton",
+            {
+                "url": f"http://127.0.0.1:{_free_port()}/",
+                "database": "retail",
+                "username": "admin",
+                "store_location_codes": ["ST-AMS", "ST-UTR"],
+            },
+            {"password": "admin"},
+        )
+    finally:
+        await services.db.dispose()
+
+
+def test_a_plain_start_after_a_tryton_binding_serves_the_sandbox_again(var_dir: Path) -> None:
+    first = Server(var_dir)
+    try:
+        first.wait_live()
+    finally:
+        first.stop()
+    asyncio.run(_leave_demo_bound_to_a_gone_tryton(var_dir))
+
+    second = Server(var_dir)
+    try:
+        second.wait_live()
+        assert _served_by(second, _demo_headers(second, var_dir)) == ({"sandbox"}, {"sandbox"})
+    finally:
+        output = second.stop()
+    assert "bound to the sandbox backend again (it was bound to tryton)" in output
+
+
+@pytest.mark.tryton
+def test_serve_backend_tryton_serves_the_demo_from_tryton_then_a_plain_start_from_the_sandbox(
+    var_dir: Path,
+) -> None:
+    from tests.support.tryton import tryton_server
+
+    with tryton_server():
+        pass  # the seeded database is built and cached (a no-op when it is already)
+
+    server = Server(var_dir, "--backend", "tryton")
+    try:
+        server.wait_live(timeout=300)
+        assert _served_by(server, _demo_headers(server, var_dir)) == ({"tryton"}, {"tryton"})
+    finally:
+        output = server.stop()
+    assert "tenant 'demo' is bound to Tryton" in output
+
+    plain = Server(var_dir)
+    try:
+        plain.wait_live()
+        assert _served_by(plain, _demo_headers(plain, var_dir)) == ({"sandbox"}, {"sandbox"})
+    finally:
+        plain.stop()

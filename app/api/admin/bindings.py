@@ -22,12 +22,19 @@ Domain = Annotated[str, msgspec.Meta(pattern="^(" + "|".join(DOMAINS) + ")$")]
 
 
 class BindingUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """Bind `domains` (default: all four) to `adapter` with its settings and secrets."""
+    """Bind `domains` (default: all four) to `adapter` with its settings and secrets.
+
+    `settings` are the adapter's own (each adapter declares which; unknown keys and keys that
+    look like secrets are refused) plus an optional `shield` object; `secrets` (e.g.
+    `password`) are stored encrypted and never shown. A sandbox binding names a data set of
+    the tenant's own: the tenant id, or `<tenant>:<label>`. `provision` sets the backend up
+    first where the adapter can (the sandbox seeds the data set)."""
 
     adapter: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
     domains: Annotated[list[Domain], msgspec.Meta(min_length=1, max_length=4)] | None = None
     settings: dict[str, Any] = msgspec.field(default_factory=dict)
     secrets: dict[str, str] = msgspec.field(default_factory=dict)
+    provision: bool = False
 
 
 class BindingOut(msgspec.Struct):
@@ -82,5 +89,6 @@ class BindingAdminController(Controller):
             adapter=data.adapter,
             settings=data.settings,
             secrets=data.secrets,
+            provision=data.provision,
         )
         return BindingList([_out(view) for view in views])
