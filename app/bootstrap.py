@@ -167,7 +167,8 @@ def build_services(settings: Settings) -> Services:
     )
     shadow = ShadowReads(db, migrations, bindings, backends)
     catalog = CatalogService(backends, cursors, shadow, cache=cache)
-    customers = CustomerService(backends, cursors, shadow, cache, emails=EmailLocks(db))
+    emails = EmailLocks(db)
+    customers = CustomerService(backends, cursors, shadow, cache, emails=emails)
     quota_store = RedisQuotaStore(redis) if redis is not None else MemoryQuotaStore()
     inventory = InventoryService(backends, cursors, shadow, cache=cache)
     availability_rules = AvailabilityRules(db)
@@ -193,6 +194,7 @@ def build_services(settings: Settings) -> Services:
         on_delivered=stock_moved,
         on_feed_changed=stock_moved,
         expire_reservations=ledger.expire_due,
+        emails=emails,
     )
     return Services(
         settings=settings,

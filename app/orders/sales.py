@@ -3,8 +3,11 @@ backend knows it by. A fault here is a mapping fault no retry fixes (`Undelivera
 
 from __future__ import annotations
 
+import contextlib
+
 import msgspec
 
+from app.customers.email_locks import EmailLocks
 from app.publicids import CUSTOMER, key_of
 from app.store.models import OrderRow
 from app.tenancy.bindings import TenantBackends
@@ -16,8 +19,12 @@ class Undeliverable(Exception):
     """An order that cannot be turned into a sale (mapping fault): needs an operator."""
 
 
-async def customer_key_for(backends: TenantBackends, order: OrderRow) -> str:
-    """The backend's customer for the order: its own id, or found by e-mail, or created."""
+async def customer_key_for(
+    backends: TenantBackends, order: OrderRow, emails: EmailLocks | None = None
+) -> str:
+    """The backend's customer for the order: its own id, or found by e-mail, or created. The
+    look-up and the create run under the address's lock (the one `POST /v1/customers` takes),
+    so two guest orders of one shopper, or an order and a sign-up, make one customer."""
     customer = order.customer
     if customer.get("id"):
         key = key_of(CUSTOMER, customer["id"])
@@ -27,6 +34,13 @@ async def customer_key_for(backends: TenantBackends, order: OrderRow) -> str:
     email = customer.get("email")
     if not email:
         raise Undeliverable("order has neither a customer id nor an e-mail")
+    held = emails.hold(order.tenant_id, email) if emails else contextlib.nullcontext()
+    async with held:
+        return await _find_or_create(backends, order, email)
+
+
+async def _find_or_create(backends: TenantBackends, order: OrderRow, email: str) -> str:
+    customer = order.customer
     page = await backends.customers.list_customers(CustomerQuery(email=email, limit=1))
     if page.items:
         return page.items[0].key

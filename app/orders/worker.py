@@ -27,6 +27,7 @@ from sqlalchemy.exc import DBAPIError
 
 from app.backend_calls import DEFAULT_TIMEOUT
 from app.correlation import set_correlation_id
+from app.customers.email_locks import EmailLocks
 from app.idempotency import IdempotencyStore
 from app.orders.cancel import CANCEL, pending_cancel
 from app.orders.feed import FeedPoller
@@ -35,6 +36,7 @@ from app.orders.leases import Claim
 from app.orders.outcomes import DeliveryOutcomes
 from app.orders.sales import Undeliverable, customer_key_for
 from app.orders.sales import sale_request as _sale_request
+from app.problems import Conflict
 from app.settings import WorkerSettings
 from app.shield.policy import operation, priority
 from app.store.database import Database
@@ -60,8 +62,10 @@ class OutboxWorker(DeliveryOutcomes):
         on_delivered: Callable[[str, list[str]], Awaitable[object]] | None = None,
         on_feed_changed: Callable[[str, list[str]], Awaitable[object]] | None = None,
         expire_reservations: Callable[[], Awaitable[int]] | None = None,
+        emails: EmailLocks | None = None,
     ) -> None:
         self._bindings = bindings
+        self._emails = emails
         # Marks reservations past their time (they stopped holding stock at expiry already).
         self._expire_reservations = expire_reservations
         self._last_expiry = 0.0
@@ -219,12 +223,13 @@ class OutboxWorker(DeliveryOutcomes):
                 },
             ):
                 async with asyncio.timeout(DEFAULT_TIMEOUT * 3):
-                    customer_key = await customer_key_for(backends, order)
+                    customer_key = await customer_key_for(backends, order, self._emails)
                     sale = _sale_request(order, customer_key)
                     receipt = await backends.orders.submit_order(sale)
         except BusinessRejection as error:
             await self._rejected(claim, error)
-        except (RetryableBackendError, TimeoutError, OSError) as error:
+        except (RetryableBackendError, TimeoutError, OSError, Conflict) as error:
+            # Conflict: the shopper's address is being written by another request right now.
             await self._retry_later(claim, error)
         except (PermanentBackendError, Undeliverable) as error:
             await self._dead_letter(claim, f"{type(error).__name__}: {error}")

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from adapters.sandbox import tables as sandbox_tables
+from app.customers.email_locks import EmailLocks
 from app.orders.leases import Claim
 from app.orders.worker import OutboxWorker
 from app.settings import WorkerSettings
@@ -233,3 +234,46 @@ async def test_a_slow_batch_keeps_its_later_entries_from_another_worker(
         assert statuses == {"accepted"}
         for order_id in ids:
             assert [s["state"] for s in await odoo_sales(odoo, order_id)] == ["sale"]
+
+
+async def test_guest_orders_of_one_shopper_posted_at_once_make_one_customer(
+    quiet_gateway: Gateway,
+) -> None:
+    """Three workers (as three processes: each its own lock registry) post one shopper's guest
+    orders at the same moment; the backend ends with one customer for the address. Without the
+    address lock the look-up and the create interleave (on SQLite the shopper was created more
+    than once when this test ran without it)."""
+    gw = quiet_gateway
+    email = f"guest-{payloads.idem()[:8]}@example.com"
+    for _ in range(6):
+        body = payloads.order(customer={"email": email, "first_name": "Ana", "last_name": "Smit"})
+        response = await gw.http.post(
+            "/v1/orders",
+            json=body,
+            headers=await gw.headers(CLIENT, **{"Idempotency-Key": payloads.idem()}),
+        )
+        assert response.status_code == 202, response.text
+    settings = WorkerSettings(embedded=False, batch_size=1, lease_seconds=30)
+    workers = [
+        OutboxWorker(
+            gw.services.db,
+            gw.services.backends,
+            settings,
+            name=f"w{i}",
+            emails=EmailLocks(gw.services.db),
+        )
+        for i in range(3)
+    ]
+
+    async def drain(worker: OutboxWorker) -> None:
+        while await worker.run_once():
+            pass
+
+    await asyncio.gather(*(drain(worker) for worker in workers))
+    async with gw.services.db.engine.connect() as conn:
+        made = await conn.scalar(
+            select(func.count())
+            .select_from(sandbox_tables.customers)
+            .where(sandbox_tables.customers.c.email == email)
+        )
+    assert made == 1
