@@ -71,6 +71,10 @@ _FORM_FIELDS: dict[str, Any] = {
     },
     "client_secret": {"type": "string", "description": "With `client_id`."},
 }
+_QUOTA_HEADERS = {
+    "RateLimit-Policy": {"$ref": "#/components/headers/RateLimit-Policy"},
+    "RateLimit": {"$ref": "#/components/headers/RateLimit"},
+}
 TOKEN_DOCS: dict[str, Any] = {
     "description": (
         "The client credentials grant (RFC 6749 §4.4). The client authenticates with HTTP "
@@ -93,17 +97,14 @@ TOKEN_DOCS: dict[str, Any] = {
         },
     },
     "responses": {
+        # Token requests are counted per client id, before the secret is checked.
+        **{status: {"headers": _QUOTA_HEADERS} for status in ("200", "401", "429")},
         # A query parameter holding NUL is refused before routing, as a problem.
         "400": {
+            "headers": _QUOTA_HEADERS,
             "content": {
                 "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
-            }
-        },
-        "200": {
-            "headers": {
-                "RateLimit-Policy": {"$ref": "#/components/headers/RateLimit-Policy"},
-                "RateLimit": {"$ref": "#/components/headers/RateLimit"},
-            }
+            },
         },
     },
 }
