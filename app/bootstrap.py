@@ -31,6 +31,7 @@ from app.api.health import HealthController
 from app.api.middleware import CorrelationMiddleware, authentication_middleware, quota_middleware
 from app.api.oauth import OAuthController
 from app.api.openapi import DocumentedJsonRenderPlugin
+from app.api.params import QueryRules
 from app.api.responses import HeadAsGet
 from app.api.v1.availability import AvailabilityController, ReservationController
 from app.api.v1.customers import CustomerController
@@ -336,6 +337,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
         ],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
+        before_request=QueryRules(),
         middleware=[
             authentication_middleware(built.verifier),
             quota_middleware(built.quotas),
