@@ -21,6 +21,7 @@ from litestar.routes import HTTPRoute
 
 from app.api.headers import HEADERS, PARAMETERS, idempotency_key
 from app.api.middleware import PROTECTED_PREFIXES
+from app.settings import HttpSettings
 from contracts.v1 import Problem
 
 if TYPE_CHECKING:
@@ -45,6 +46,9 @@ GET_ONE = (400, 401, 403, 404, 429, 503)
 WRITE = (400, 401, 403, 409, 413, 415, 422, 429, 503)
 ADMIN = (400, 401, 403, 404, 409, 413, 503)
 
+# API.md: `?limit=` is 1..200, 50 by default, on every list (outside: 400).
+_PAGES = HttpSettings()
+PAGE_LIMIT = {"minimum": 1, "maximum": _PAGES.max_page_size, "default": _PAGES.default_page_size}
 METHODS = ("get", "put", "post", "patch", "delete")
 PROBLEM_JSON = "application/problem+json"
 
@@ -129,6 +133,26 @@ def _response_headers(
             headers["Idempotent-Replayed"] = _header("Idempotent-Replayed")
 
 
+def _absent_not_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """A parameter's schema without the JSON `null` Litestar adds for an optional one: on the
+    wire a parameter is absent or a string, never null (`required: false` says it may be
+    absent)."""
+    for key in ("oneOf", "anyOf"):
+        options = [o for o in schema.get(key, []) if o != {"type": "null"}]
+        if key in schema and len(options) == 1:
+            rest = {k: v for k, v in schema.items() if k != key}
+            return {**options[0], **rest}
+        if key in schema:
+            schema = {**schema, key: options}
+    kinds = schema.get("type")
+    if isinstance(kinds, list) and "null" in kinds:
+        left = [kind for kind in kinds if kind != "null"]
+        schema = {**schema, "type": left[0] if len(left) == 1 else left}
+        if "enum" in schema:
+            schema["enum"] = [value for value in schema["enum"] if value is not None]
+    return schema
+
+
 def _document_operation(
     path: str, method: str, operation: dict[str, Any], handler: HTTPRouteHandler | None
 ) -> None:
@@ -138,6 +162,10 @@ def _document_operation(
     parameters: list[dict[str, Any]] = operation.setdefault("parameters", [])
     idempotent = False
     for index, parameter in enumerate(parameters):
+        if "schema" in parameter:
+            parameter["schema"] = _absent_not_null(parameter["schema"])
+        if parameter.get("in") == "query" and parameter["name"] == "limit":
+            parameter["schema"].update(PAGE_LIMIT)
         if parameter.get("in") == "header" and parameter["name"].lower() == "idempotency-key":
             parameters[index] = idempotency_key(required=bool(parameter.get("required")))
             idempotent = True
