@@ -153,6 +153,14 @@ def _absent_not_null(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+def parameter_schema(parameter: dict[str, Any]) -> dict[str, Any]:
+    """A parameter's schema as documented: never null, and `limit` as API.md bounds it."""
+    schema = _absent_not_null(parameter["schema"])
+    if parameter.get("in") == "query" and parameter["name"] == "limit":
+        schema = {**schema, **PAGE_LIMIT}
+    return schema
+
+
 def _document_operation(
     path: str, method: str, operation: dict[str, Any], handler: HTTPRouteHandler | None
 ) -> None:
@@ -163,9 +171,7 @@ def _document_operation(
     idempotent = False
     for index, parameter in enumerate(parameters):
         if "schema" in parameter:
-            parameter["schema"] = _absent_not_null(parameter["schema"])
-        if parameter.get("in") == "query" and parameter["name"] == "limit":
-            parameter["schema"].update(PAGE_LIMIT)
+            parameter["schema"] = parameter_schema(parameter)
         if parameter.get("in") == "header" and parameter["name"].lower() == "idempotency-key":
             parameters[index] = idempotency_key(required=bool(parameter.get("required")))
             idempotent = True

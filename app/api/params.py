@@ -4,7 +4,8 @@ Litestar is lenient where the contract is not: a parameter documented as one val
 twice (`?limit=3&limit=4`) is silently read as one of them, and the text `null` for a typed
 optional parameter (`?limit=null`, `?updated_since=null`) silently means "not given". Both are
 refused here with a 400 problem naming the parameter, before the handler runs. The rules come
-from the served document itself (`documented_openapi`), so they are the ones clients read.
+from the parameters as the served document shows them (`parameter_schema`), so they are the
+ones clients read; they are read once per app, on the first request with a query.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-from app.api.openapi import documented_openapi
+from app.api.openapi import parameter_schema
 from app.problems import FieldError, InvalidParameter
 
 if TYPE_CHECKING:
@@ -28,13 +29,13 @@ class QueryRules:
 
     def _build(self, app: Litestar) -> dict[str, tuple[frozenset[str], frozenset[str]]]:
         rules = {}
-        for item in documented_openapi(app)["paths"].values():
+        for item in app.openapi_schema.to_schema()["paths"].values():
             for operation in item.values():
                 single, typed = set(), set()
                 for parameter in operation.get("parameters", []):
                     if parameter.get("in") != "query":
                         continue
-                    schema = parameter.get("schema", {})
+                    schema = parameter_schema(parameter)
                     if schema.get("type") != "array":
                         single.add(parameter["name"])
                         if schema.get("type") != "string" or "enum" in schema or "format" in schema:
