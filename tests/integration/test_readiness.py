@@ -108,4 +108,5 @@ async def test_a_backend_down_is_reported_failing_and_the_replica_stays_ready(
         other = _odoo_entry((await second.http.get("/health/ready")).json())
         assert other["status"] == "failing"
         assert other["last_failure"] == failing["last_failure"]
-        assert other["last_failure_at"] == failing["last_failure_at"]
+        # The worker may have met the backend down again since: at least as recent.
+        assert other["last_failure_at"] >= failing["last_failure_at"]
