@@ -11,7 +11,6 @@ from typing import Any
 
 from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, OAuthFlow, OAuthFlows, SecurityScheme, Server
 from redis.asyncio import Redis
 
@@ -31,6 +30,9 @@ from app.api.errors import EXCEPTION_HANDLERS
 from app.api.health import HealthController
 from app.api.middleware import CorrelationMiddleware, authentication_middleware, quota_middleware
 from app.api.oauth import OAuthController
+from app.api.openapi import DocumentedJsonRenderPlugin
+from app.api.params import QueryRules
+from app.api.responses import HeadAsGet
 from app.api.v1.availability import AvailabilityController, ReservationController
 from app.api.v1.customers import CustomerController
 from app.api.v1.inventory import InventoryController
@@ -253,7 +255,7 @@ def openapi_config() -> OpenAPIConfig:
             "retailer's ERP and WMS. Authenticate with OAuth 2.0 client credentials."
         ),
         path="/openapi",
-        render_plugins=[JsonRenderPlugin()],
+        render_plugins=[DocumentedJsonRenderPlugin()],
         servers=[Server(url="/")],
         components=Components(
             security_schemes={
@@ -328,6 +330,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
         ],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
+        before_request=QueryRules(),
         middleware=[
             authentication_middleware(built.verifier),
             quota_middleware(built.quotas),
@@ -339,8 +342,9 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
         state=_state(built),
         debug=False,
     )
-    # Outside the router, so unrouted requests (404, 405) carry the correlation id too.
-    app.asgi_handler = CorrelationMiddleware(app.asgi_handler)
+    # Outside the router, so unrouted requests (404, 405) carry the correlation id too, and
+    # HEAD reaches the GET handlers.
+    app.asgi_handler = HeadAsGet(CorrelationMiddleware(app.asgi_handler))
     return app
 
 

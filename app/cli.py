@@ -226,10 +226,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_openapi(args: argparse.Namespace) -> int:
+    from app.api.openapi import documented_openapi
     from app.bootstrap import create_app
 
     app = create_app(settings_from(args))
-    schema = msgspec.to_builtins(app.openapi_schema.to_schema())
+    schema = msgspec.to_builtins(documented_openapi(app))
     print(json.dumps(schema, indent=2, sort_keys=True))
     return 0
 

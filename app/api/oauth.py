@@ -9,32 +9,109 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import unquote_plus
 
 import msgspec
 from litestar import Controller, MediaType, Request, Response, get, post
+from litestar.exceptions import ClientException
+from litestar.openapi.datastructures import ResponseSpec
 
 from app.api.deps import ServicesDep
+from app.api.openapi import problems
 from app.auth.principal import KNOWN_SCOPES
 
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+# A token request is a few hundred bytes; anything near this is not one.
+TOKEN_MAX_BODY = 16 * 1024
+
+OAuthErrorCode = Literal[
+    "invalid_request",
+    "invalid_client",
+    "invalid_scope",
+    "unsupported_grant_type",
+    "too_many_requests",
+]
 
 
 class TokenResponse(msgspec.Struct):
     access_token: str
-    token_type: str
+    token_type: Literal["Bearer"]
     expires_in: int
     scope: str
 
 
 class OAuthError(msgspec.Struct, omit_defaults=True):
-    error: str
+    """RFC 6749 §5.2."""
+
+    error: OAuthErrorCode
     error_description: str | None = None
 
 
+def _oauth_errors(*described: tuple[int, str]) -> dict[int, ResponseSpec]:
+    return {
+        status: ResponseSpec(
+            OAuthError, description=text, media_type=MediaType.JSON, generate_examples=False
+        )
+        for status, text in described
+    }
+
+
+_FORM_FIELDS: dict[str, Any] = {
+    "grant_type": {"type": "string", "enum": ["client_credentials"]},
+    "scope": {
+        "type": "string",
+        "description": "Space-separated scopes; without it the token carries all of the "
+        "client's scopes.",
+        "examples": ["products:read inventory:read orders:write"],
+    },
+    "client_id": {
+        "type": "string",
+        "description": "With `client_secret`, when the client does not use HTTP Basic.",
+    },
+    "client_secret": {"type": "string", "description": "With `client_id`."},
+}
+_QUOTA_HEADERS = {
+    "RateLimit-Policy": {"$ref": "#/components/headers/RateLimit-Policy"},
+    "RateLimit": {"$ref": "#/components/headers/RateLimit"},
+}
+TOKEN_DOCS: dict[str, Any] = {
+    "description": (
+        "The client credentials grant (RFC 6749 §4.4). The client authenticates with HTTP "
+        'Basic (`Authorization: Basic base64(urlencode(client_id) ":" '
+        "urlencode(client_secret))`, RFC 6749 §2.3.1) or with `client_id` and `client_secret` "
+        'in the form, never both. Errors are RFC 6749 §5.2 JSON (`{"error": '
+        '"invalid_client", ...}`), not problems. The token is an RFC 9068 JWT (`typ: at+jwt`) '
+        "signed with a key published at /.well-known/jwks.json."
+    ),
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "required": ["grant_type"],
+                    "properties": _FORM_FIELDS,
+                }
+            }
+        },
+    },
+    "responses": {
+        # Token requests are counted per client id, before the secret is checked.
+        **{status: {"headers": _QUOTA_HEADERS} for status in ("200", "401", "429")},
+        # A query parameter holding NUL is refused before routing, as a problem.
+        "400": {
+            "headers": _QUOTA_HEADERS,
+            "content": {
+                "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+            },
+        },
+    },
+}
+
+
 def _oauth_error(
-    status: int, error: str, description: str, headers: dict[str, str] | None = None
+    status: int, error: OAuthErrorCode, description: str, headers: dict[str, str] | None = None
 ) -> Response[Any]:
     return Response(
         content=msgspec.json.encode(OAuthError(error, description)),
@@ -66,7 +143,22 @@ class OAuthController(Controller):
         operation_id="issueToken",
         summary="Client credentials grant: exchange client id and secret for an access token",
         status_code=200,
-        responses={},
+        request_max_body_size=TOKEN_MAX_BODY,
+        responses={
+            **_oauth_errors(
+                (
+                    400,
+                    "`invalid_request` (not a form, a parameter repeated or missing, two "
+                    "client authentication methods), `unsupported_grant_type` or "
+                    "`invalid_scope`",
+                ),
+                (401, "`invalid_client`: unknown client, wrong secret or no credentials"),
+                (413, "`invalid_request`: the body is larger than a token request can be"),
+                (429, "`too_many_requests`: too many token requests by this client id"),
+            ),
+            **problems(503),
+        },
+        opt={"openapi": TOKEN_DOCS},
     )
     async def token(  # noqa: PLR0911, PLR0912 - one early return per RFC 6749 error
         self, request: Request[Any, Any, Any], services: ServicesDep
@@ -74,7 +166,13 @@ class OAuthController(Controller):
         content_type = request.headers.get("content-type", "")
         if not content_type.startswith("application/x-www-form-urlencoded"):
             return _oauth_error(400, "invalid_request", "send application/x-www-form-urlencoded")
-        form = await request.form()
+        try:
+            form = await request.form()
+        except ClientException as error:  # oversized (413) or a bad Content-Length (400)
+            if error.status_code == 413:
+                detail = f"a token request is at most {TOKEN_MAX_BODY} bytes"
+                return _oauth_error(413, "invalid_request", detail)
+            return _oauth_error(400, "invalid_request", str(error.detail))
         values = {key: form.getall(key) for key in form}
         if any(len(v) > 1 for v in values.values()):
             return _oauth_error(400, "invalid_request", "a parameter is repeated")
@@ -100,7 +198,10 @@ class OAuthController(Controller):
         limits = {name.decode(): value.decode() for name, value in quota.headers}
 
         def fail(
-            status: int, error: str, description: str, extra: dict[str, str] | None = None
+            status: int,
+            error: OAuthErrorCode,
+            description: str,
+            extra: dict[str, str] | None = None,
         ) -> Response[Any]:
             return _oauth_error(status, error, description, {**limits, **(extra or {})})
 
@@ -159,6 +260,7 @@ class OAuthController(Controller):
         "/.well-known/jwks.json",
         operation_id="getJwks",
         summary="Public keys that sign access tokens",
+        responses=problems(503),
     )
     async def jwks(self, services: ServicesDep) -> Response[dict[str, Any]]:
         await services.keys.refresh_if_stale(30.0)

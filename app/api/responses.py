@@ -1,17 +1,44 @@
-"""JSON responses with strong ETags and conditional GETs, encoded once by msgspec."""
+"""JSON responses with strong ETags and conditional GETs, encoded once by msgspec; HEAD
+answered wherever GET is."""
 
 from __future__ import annotations
 
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import msgspec
 from litestar import MediaType, Request, Response
+from litestar.enums import ScopeType
 
 from app.cache.edge import query_items
 from app.cache.entry import etag_of
 from app.cache.reads import Cached, CachedReads
 
+if TYPE_CHECKING:
+    from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
+
 T = TypeVar("T")
+
+
+class HeadAsGet:
+    """HEAD wherever GET is served (RFC 9110 §9.3.2): routed, authorised, counted and answered
+    exactly as the GET, with the same status and headers (Content-Length included), and the
+    body dropped. Outside the router: Litestar routes HEAD only to handlers declared for it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def without_body(message: Message) -> None:
+            if message["type"] == "http.response.body" and message.get("body"):
+                message = {**message, "body": b""}
+            await send(message)
+
+        as_get = cast("HTTPScope", {**scope, "method": "GET"})
+        await self.app(as_get, receive, without_body)
 
 
 def _matches(if_none_match: str, etag: str) -> bool:

@@ -38,8 +38,8 @@ class ShieldRefused(BackendOverloaded):
 
 
 class Slot:
-    """A granted call; release it once with its outcome ("ok", "fail" or "neutral") and the
-    pause the backend asked for, if any."""
+    """A granted call; release it once with its outcome ("ok", "fail" or "neutral"), the
+    pause the backend asked for, if any, and for a failure its class (kept for readiness)."""
 
     def __init__(self, shield: Shield, member: str, probe: bool) -> None:
         self._shield = shield
@@ -47,10 +47,10 @@ class Slot:
         self._probe = probe
         self._released = False
 
-    async def release(self, outcome: str, pause: float = 0.0) -> None:
+    async def release(self, outcome: str, pause: float = 0.0, error: str = "") -> None:
         if not self._released:
             self._released = True
-            await self._shield._release(self._member, outcome, self._probe, pause)
+            await self._shield._release(self._member, outcome, self._probe, pause, error)
 
 
 class Shield:
@@ -115,12 +115,12 @@ class Shield:
     async def run(self, call: Callable[[], Awaitable[T]]) -> T:
         """One call of an in-process adapter, metered as one request."""
         slot = await self.acquire()
-        outcome, pause = "ok", 0.0
+        outcome, pause, error = "ok", 0.0, ""
         try:
             async with asyncio.timeout(self.policy.timeout):
                 return await call()
         except TimeoutError:
-            outcome = "fail"
+            outcome, error = "fail", "TimeoutError"
             raise BackendUnavailable(
                 f"{self.backend} did not answer within {self.policy.timeout} s",
                 backend=self.backend,
@@ -128,16 +128,16 @@ class Shield:
         except BusinessRejection:
             outcome = "neutral"  # it answered: the backend is up
             raise
-        except RetryableBackendError as error:
-            outcome = "fail"
-            if isinstance(error, BackendOverloaded) and error.retry_after:
-                pause = error.retry_after  # the backend asked everyone to wait
+        except RetryableBackendError as failure:
+            outcome, error = "fail", type(failure).__name__
+            if isinstance(failure, BackendOverloaded) and failure.retry_after:
+                pause = failure.retry_after  # the backend asked everyone to wait
             raise
         except BackendError:
             outcome = "neutral"
             raise
         finally:
-            await slot.release(outcome, pause)
+            await slot.release(outcome, pause, error)
 
     async def state(self) -> dict[str, Any]:
         try:
@@ -166,15 +166,29 @@ class Shield:
                 )
         return await self._fallback.acquire(self.target, self.policy, mode, member)
 
-    async def _release(self, member: str, outcome: str, probe: bool, pause: float) -> None:
+    async def _release(
+        self, member: str, outcome: str, probe: bool, pause: float, error: str = ""
+    ) -> None:
         store = self._store if time.monotonic() >= self._store_down_until else self._fallback
         try:
             await store.release(
-                self.target, self.policy, member, outcome=outcome, probe=probe, pause=pause
+                self.target,
+                self.policy,
+                member,
+                outcome=outcome,
+                probe=probe,
+                pause=pause,
+                error=error,
             )
         except (RedisError, OSError):
             await self._fallback.release(
-                self.target, self.policy, member, outcome=outcome, probe=probe, pause=pause
+                self.target,
+                self.policy,
+                member,
+                outcome=outcome,
+                probe=probe,
+                pause=pause,
+                error=error,
             )
 
 

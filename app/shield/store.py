@@ -66,13 +66,20 @@ if probe == 1 then redis.call('HSET', KEYS[5], 'probe', now + lease) end
 return {1, 'ok', 0, probe}
 """
 
-# KEYS: inflight, pause, breaker; ARGV: member, outcome (ok|fail|neutral), probe, pause_ms,
-# failures threshold, cooldown_ms
+# KEYS: inflight, pause, breaker, seen; ARGV: member, outcome (ok|fail|neutral), probe,
+# pause_ms, failures threshold, cooldown_ms, error class. `seen` keeps the last answer and the
+# last failure (Unix ms, error class) for readiness details, a week at most.
 _RELEASE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREM', KEYS[1], ARGV[1])
 local outcome, probe = ARGV[2], ARGV[3] == '1'
+if outcome == 'fail' then
+  redis.call('HSET', KEYS[4], 'fail_at', now, 'fail_error', ARGV[7])
+else
+  redis.call('HSET', KEYS[4], 'ok_at', now)
+end
+redis.call('PEXPIRE', KEYS[4], 604800000)
 if outcome == 'ok' then
   if probe or redis.call('HGET', KEYS[3], 'state') ~= 'open' then redis.call('DEL', KEYS[3]) end
 elseif outcome == 'fail' then
@@ -107,6 +114,7 @@ class ShieldStore(Protocol):
         outcome: str,
         probe: bool,
         pause: float,
+        error: str = "",
     ) -> None: ...
 
     async def state(self, target: str) -> dict[str, Any]: ...
@@ -114,7 +122,17 @@ class ShieldStore(Protocol):
 
 def _keys(target: str) -> list[str]:
     base = f"rg:s:{target}:"
-    return [base + name for name in ("bucket", "inflight", "pause", "want", "breaker")]
+    return [base + name for name in ("bucket", "inflight", "pause", "want", "breaker", "seen")]
+
+
+def _seen(ok_at: float | None, fail_at: float | None, fail_error: str | None) -> dict[str, Any]:
+    """The last answer and the last failure (Unix seconds, error class) as `state` reports
+    them: what the gateway knows of a backend's health without asking it."""
+    return {
+        "last_success_at": ok_at,
+        "last_failure_at": fail_at,
+        "last_failure": fail_error if fail_at is not None else None,
+    }
 
 
 class RedisShieldStore:
@@ -126,7 +144,7 @@ class RedisShieldStore:
     async def acquire(self, target: str, policy: ShieldPolicy, mode: str, member: str) -> Grant:
         lease = int((policy.timeout + 5) * 1000)
         granted, reason, wait, probe = await self._acquire(
-            keys=_keys(target),
+            keys=_keys(target)[:5],
             args=[
                 policy.rate,
                 policy.burst,
@@ -149,10 +167,11 @@ class RedisShieldStore:
         outcome: str,
         probe: bool,
         pause: float,
+        error: str = "",
     ) -> None:
-        _bucket, inflight, paused, _want, breaker = _keys(target)
+        _bucket, inflight, paused, _want, breaker, seen = _keys(target)
         await self._release(
-            keys=[inflight, paused, breaker],
+            keys=[inflight, paused, breaker, seen],
             args=[
                 member,
                 outcome,
@@ -160,19 +179,26 @@ class RedisShieldStore:
                 int(pause * 1000),
                 policy.failures,
                 int(policy.cooldown * 1000),
+                error[:100],
             ],
         )
 
     async def state(self, target: str) -> dict[str, Any]:
-        bucket, inflight, pause, want, breaker = _keys(target)
+        bucket, inflight, pause, want, breaker, seen = _keys(target)
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.hgetall(bucket)
             pipe.zcard(inflight)
             pipe.pttl(pause)
             pipe.exists(want)
             pipe.hgetall(breaker)
-            tokens, in_flight, paused, wanted, breaker_state = await pipe.execute()
+            pipe.hgetall(seen)
+            tokens, in_flight, paused, wanted, breaker_state, last = await pipe.execute()
         decoded = {k.decode(): v.decode() for k, v in breaker_state.items()}
+        observed = {k.decode(): v.decode() for k, v in last.items()}
+
+        def stamp(name: str) -> float | None:
+            return int(observed[name]) / 1000 if name in observed else None
+
         return {
             "breaker": decoded.get("state", "closed"),
             "failures": int(decoded.get("failures", 0)),
@@ -180,6 +206,7 @@ class RedisShieldStore:
             "tokens": float(tokens.get(b"tokens", b"nan")) if tokens else None,
             "paused_for": max(0, int(paused)) / 1000 if paused and paused > 0 else 0.0,
             "checkout_waiting": bool(wanted),
+            **_seen(stamp("ok_at"), stamp("fail_at"), observed.get("fail_error")),
         }
 
 
@@ -194,6 +221,9 @@ class _Local:
     failures: int = 0
     reopen_at: float = 0.0
     probe_until: float = 0.0
+    ok_at: float | None = None  # wall clock, as the Redis store reports it
+    fail_at: float | None = None
+    fail_error: str | None = None
 
 
 class MemoryShieldStore:
@@ -257,10 +287,15 @@ class MemoryShieldStore:
         outcome: str,
         probe: bool,
         pause: float,
+        error: str = "",
     ) -> None:
         s = self._targets.setdefault(target, _Local())
         now = time.monotonic()
         s.inflight.pop(member, None)
+        if outcome == "fail":
+            s.fail_at, s.fail_error = time.time(), error[:100]
+        else:
+            s.ok_at = time.time()
         if outcome == "ok" and (probe or s.state != "open"):
             s.state, s.failures, s.probe_until = "closed", 0, 0.0
         elif outcome == "fail":
@@ -280,4 +315,5 @@ class MemoryShieldStore:
             "tokens": s.tokens,
             "paused_for": max(0.0, s.paused_until - now),
             "checkout_waiting": s.wanted_until > now,
+            **_seen(s.ok_at, s.fail_at, s.fail_error),
         }

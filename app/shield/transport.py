@@ -17,26 +17,27 @@ from app.shield.service import Shield, Slot
 
 class _ReleasingStream(httpx.AsyncByteStream):
     def __init__(
-        self, inner: httpx.AsyncByteStream, slot: Slot, outcome: str, pause: float
+        self, inner: httpx.AsyncByteStream, slot: Slot, outcome: str, pause: float, error: str
     ) -> None:
         self._inner = inner
         self._slot = slot
         self._outcome = outcome
         self._pause = pause
+        self._error = error
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         try:
             async for chunk in self._inner:
                 yield chunk
-        except BaseException:
-            self._outcome = "fail"
+        except BaseException as error:
+            self._outcome, self._error = "fail", type(error).__name__
             raise
 
     async def aclose(self) -> None:
         try:
             await self._inner.aclose()
         finally:
-            await self._slot.release(self._outcome, self._pause)
+            await self._slot.release(self._outcome, self._pause, self._error)
 
 
 class ShieldedTransport(httpx.AsyncBaseTransport):
@@ -49,8 +50,8 @@ class ShieldedTransport(httpx.AsyncBaseTransport):
         try:
             async with asyncio.timeout(self.shield.policy.timeout):
                 response = await self._inner.handle_async_request(request)
-        except BaseException:
-            await slot.release("fail")
+        except BaseException as error:
+            await slot.release("fail", error=type(error).__name__)
             raise
         status = response.status_code
         failed = status == 429 or status >= 500
@@ -64,7 +65,9 @@ class ShieldedTransport(httpx.AsyncBaseTransport):
         return httpx.Response(
             status_code=status,
             headers=response.headers,
-            stream=_ReleasingStream(stream, slot, "fail" if failed else "ok", pause),
+            stream=_ReleasingStream(
+                stream, slot, "fail" if failed else "ok", pause, f"HTTP {status}" if failed else ""
+            ),
             extensions=response.extensions,
             request=request,
         )

@@ -219,6 +219,10 @@ class BackendResolver:
     def invalidate(self, tenant_id: str) -> None:
         self._tenants.pop(tenant_id, None)
 
+    def resolved(self) -> dict[str, TenantBackends]:
+        """The tenants this process has served, with their backends as last resolved."""
+        return {tenant_id: backends for tenant_id, (_, backends) in self._tenants.items()}
+
     async def instance(
         self, adapter: str, settings: dict[str, Any], secrets: dict[str, str]
     ) -> BackendLifecycle:

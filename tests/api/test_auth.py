@@ -11,7 +11,7 @@ import hmac
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -20,6 +20,7 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
+from app.api.oauth import TOKEN_MAX_BODY
 from app.auth.principal import ALL_V1_SCOPES
 from tests.support import payloads
 from tests.support.gateway import ISSUER, Gateway
@@ -363,6 +364,42 @@ async def test_a_repeated_parameter_is_invalid_request(gateway: Gateway) -> None
         auth=gateway.credentials[CLIENT],
     )
     assert_oauth_error(response, 400, "invalid_request")
+
+
+async def test_an_oversized_token_request_is_413_invalid_request(gateway: Gateway) -> None:
+    """RFC 6749 §5.2 JSON like every other token error, not a problem, and no token."""
+    padding = "x" * (TOKEN_MAX_BODY + 1)
+    response = await token_request(
+        gateway,
+        {"grant_type": "client_credentials", "padding": padding},
+        basic=gateway.credentials[CLIENT],
+    )
+    body = assert_oauth_error(response, 413, "invalid_request")
+    assert str(TOKEN_MAX_BODY) in body["error_description"]
+    assert response.headers["cache-control"] == "no-store"
+
+
+async def test_an_oversized_chunked_token_request_is_413_invalid_request(gateway: Gateway) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b"grant_type=client_credentials&padding="
+        for _ in range(4):
+            yield b"x" * 8192
+
+    response = await gateway.http.post(
+        "/oauth/token",
+        content=chunks(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        auth=gateway.credentials[CLIENT],
+    )
+    assert "content-length" not in response.request.headers
+    assert_oauth_error(response, 413, "invalid_request")
+
+
+async def test_a_token_request_just_under_the_limit_is_served(gateway: Gateway) -> None:
+    form = {"grant_type": "client_credentials", "padding": ""}
+    form["padding"] = "x" * (TOKEN_MAX_BODY - len("grant_type=client_credentials&padding="))
+    response = await token_request(gateway, form, basic=gateway.credentials[CLIENT])
+    assert response.status_code == 200, response.text
 
 
 # --- token contents and published keys ------------------------------------------------------

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 
 from app.api.body import StrictBody
@@ -113,7 +114,15 @@ class OrderController(Controller):
         operation_id="cancelOrder",
         summary="Cancel an order: at once if not yet posted (200), else in the backend (202)",
         guards=[requires("orders:write")],
-        responses=problems(401, 403, 404, 409, 429, 503),
+        responses={
+            202: ResponseSpec(
+                Order,
+                description="Accepted: the order is with the backend, which is asked to cancel "
+                "it; the outcome appears in the order's status and events",
+                generate_examples=False,
+            ),
+            **problems(401, 403, 404, 409, 429, 503),
+        },
         status_code=200,
     )
     async def cancel_order(
