@@ -18,11 +18,6 @@ from app.api.deps import ServicesDep
 from app.services import Services
 
 
-class BoundDomain(msgspec.Struct):
-    tenant: str
-    domain: str
-
-
 class BackendHealth(msgspec.Struct, omit_defaults=True):
     """One backend configuration as the shield saw it. `status` is `failing` while the
     breaker is open or the last call failed, `ok` when the last call was answered, `unknown`
@@ -33,7 +28,9 @@ class BackendHealth(msgspec.Struct, omit_defaults=True):
     status: Literal["ok", "failing", "unknown"]
     breaker: str
     consecutive_failures: int
-    bindings: list[BoundDomain] = msgspec.field(default_factory=list)
+    # How many tenant domains this backend serves here. Which tenants is the operator's to
+    # know (`/admin/tenants/{tenant}/shield`): readiness is public and names no tenant.
+    bound_domains: int = 0
     last_success_at: datetime | None = None
     last_failure_at: datetime | None = None
     last_failure: str | None = None
@@ -44,7 +41,7 @@ class HealthStatus(msgspec.Struct, omit_defaults=True):
     checks: dict[str, str] = msgspec.field(default_factory=dict)
     # Backend circuit breakers seen by this replica: reported, never a reason to be unready.
     backends: dict[str, str] = msgspec.field(default_factory=dict)
-    # The same backends in detail, with the tenants' bindings they serve.
+    # The same backends in detail.
     backend_health: list[BackendHealth] = msgspec.field(default_factory=list)
 
 
@@ -62,10 +59,10 @@ def _status(state: dict[str, Any]) -> Literal["ok", "failing", "unknown"]:
 
 
 async def backend_health(services: Services) -> list[BackendHealth]:
-    bound: dict[str, list[BoundDomain]] = {}
-    for tenant_id, backends in sorted(services.backends.resolved().items()):
-        for domain, target in sorted(backends.targets.items()):
-            bound.setdefault(target, []).append(BoundDomain(tenant_id, domain))
+    bound: dict[str, int] = {}
+    for backends in services.backends.resolved().values():
+        for target in backends.targets.values():
+            bound[target] = bound.get(target, 0) + 1
     report = []
     for shield in services.shields.known():
         state = await shield.state()
@@ -76,7 +73,7 @@ async def backend_health(services: Services) -> list[BackendHealth]:
                 status=_status(state),
                 breaker=str(state.get("breaker", "closed")),
                 consecutive_failures=int(state.get("failures", 0)),
-                bindings=bound.get(shield.target, []),
+                bound_domains=bound.get(shield.target, 0),
                 last_success_at=_when(state.get("last_success_at")),
                 last_failure_at=_when(state.get("last_failure_at")),
                 last_failure=state.get("last_failure"),

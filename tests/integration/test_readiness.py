@@ -77,9 +77,8 @@ async def test_a_backend_down_is_reported_failing_and_the_replica_stays_ready(
     assert healthy["breaker"] == "closed"
     assert "last_success_at" in healthy
     assert "last_failure" not in healthy
-    assert {(b["tenant"], b["domain"]) for b in healthy["bindings"]} == {
-        (tenant, domain) for domain in ("catalog", "customers", "inventory", "orders")
-    }
+    assert healthy["bound_domains"] == 4  # catalog, customers, inventory, orders
+    assert tenant not in response.text  # public: no tenant is named
 
     odoo.process.terminate()  # the ERP is gone: its port refuses connections
     odoo.process.wait(timeout=30)
