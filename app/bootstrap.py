@@ -54,8 +54,9 @@ from app.orders.cancel import OrderCancellation
 from app.orders.dead_letters import DeadLetters
 from app.orders.intake import OrderIntake
 from app.orders.queries import OrderQueries
-from app.orders.worker import OutboxWorker
+from app.orders.worker import OutboxWorker, new_customer_key_for
 from app.paging import CursorCodec
+from app.publicids import CUSTOMER, public_id
 from app.quotas.service import QuotaService
 from app.quotas.store import MemoryQuotaStore, RedisQuotaStore
 from app.services import Services
@@ -65,6 +66,7 @@ from app.shield.store import RedisShieldStore
 from app.store.database import Database, create_engine
 from app.tenancy.bindings import BackendResolver, BindingStore
 from app.tenancy.migration import MigrationService
+from app.tenancy.migration_state import MigrationStates
 from app.tenancy.registry import DOMAINS, AdapterRegistry, AdapterSpec
 from app.tenancy.shadow import ShadowReads
 from app.tenancy.tenants import TenantDirectory
@@ -173,7 +175,13 @@ def build_services(settings: Settings) -> Services:
         return await cache.invalidate(tenant_id, ["all"])
 
     migrations = MigrationService(
-        db, tenants, registry, bindings, backends, on_switch=forget_cached
+        db,
+        tenants,
+        registry,
+        bindings,
+        backends,
+        states=MigrationStates(db, redis),
+        on_switch=forget_cached,
     )
     shadow = ShadowReads(db, migrations, bindings, backends)
     catalog = CatalogService(backends, cursors, shadow, cache=cache)
@@ -191,8 +199,13 @@ def build_services(settings: Settings) -> Services:
         tenants=tenants,
     )
 
-    async def stock_moved(tenant_id: str, skus: list[str]) -> int:
-        return await cache.invalidate(tenant_id, [f"sku:{sku}" for sku in skus])
+    async def delivered(tenant_id: str, skus: list[str], customer_key: str, order_id: str) -> None:
+        await cache.invalidate(tenant_id, [f"sku:{sku}" for sku in skus])
+        await shadow.wrote(tenant_id, "inventory", {sku: ["*"] for sku in skus})
+        # The backend may keep the order's address on its customer; a guest order created it.
+        created = customer_key == new_customer_key_for(order_id)
+        customer = public_id(CUSTOMER, customer_key)
+        await shadow.wrote(tenant_id, "customers", {customer: ["*"] if created else ["addresses"]})
 
     worker = OutboxWorker(
         db,
@@ -200,7 +213,7 @@ def build_services(settings: Settings) -> Services:
         settings.worker,
         idempotency=idempotency,
         bindings=bindings,
-        on_delivered=stock_moved,
+        on_delivered=delivered,
         expire_reservations=ledger.expire_due,
     )
     return Services(
@@ -291,6 +304,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
         await built.keys.load(create_if_missing=True)
         if isinstance(built.cache.store, RedisCacheStore):
             await built.cache.store.start()
+        await built.migrations.states.start()
         stop = asyncio.Event()
         worker_task = (
             asyncio.create_task(built.worker.run(stop), name="outbox-worker")
@@ -304,6 +318,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
             if worker_task is not None:
                 await worker_task
             await built.shadow.drain()
+            await built.migrations.states.stop()
             await built.cache.drain()
             if isinstance(built.cache.store, RedisCacheStore):
                 await built.cache.store.stop()
