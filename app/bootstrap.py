@@ -183,7 +183,15 @@ def build_services(settings: Settings) -> Services:
         states=MigrationStates(db, redis),
         on_switch=forget_cached,
     )
-    shadow = ShadowReads(db, migrations, bindings, backends)
+    shadow = ShadowReads(
+        db,
+        migrations,
+        bindings,
+        backends,
+        concurrency=settings.shadow.concurrency,
+        backlog=settings.shadow.backlog,
+        timeout=settings.shadow.timeout,
+    )
     catalog = CatalogService(backends, cursors, shadow, cache=cache)
     customers = CustomerService(backends, cursors, shadow, cache)
     quota_store = RedisQuotaStore(redis) if redis is not None else MemoryQuotaStore()
