@@ -7,10 +7,11 @@ dictionary lookup, never a query of their own.
 
 The snapshot is dropped when it is known to be wrong: at once in the process that started, cut
 over or rolled back a migration, and in every other replica through a message on a Redis channel
-(`CHANNEL`). A replica that lost that channel, or runs without Redis (the embedded tier is one
-process; a `gateway migration` command run beside it is picked up within `ttl_alone`), re-reads
-the snapshot when it is older than its time to live, in the background, serving the previous one
-meanwhile. Nothing here decides where an order goes: the worker reads the switch from the database.
+(`CHANNEL`, one per Redis database). A replica that lost that channel, or runs without Redis
+(the embedded tier is one process; a `gateway migration` command run beside it is picked up
+within `ttl_alone`), re-reads the snapshot when it is older than its time to live, in the
+background, serving the previous one meanwhile. Nothing here decides where an order goes: the
+worker reads the switch from the database.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ from app.store.models import TenantMigration
 
 log = logging.getLogger("gateway.migrations")
 
-CHANNEL = "rg:migrations:changed"
+# Pub/sub channels are shared by every database of a Redis server: the channel names its own.
+CHANNEL = "rg:migrations:changed:{db}"
 ACTIVE = ("shadowing", "switching")
 RETRY_AFTER_FAILURE = 1.0  # seconds between attempts to read the snapshot while the DB is away
 
@@ -67,6 +69,8 @@ class MigrationStates:
     ) -> None:
         self._db = db
         self._redis = redis
+        number = redis.connection_pool.connection_kwargs.get("db", 0) if redis else 0
+        self.channel = CHANNEL.format(db=number)
         self._ttl_listening = ttl_listening
         self._ttl_alone = ttl_alone
         self._snapshot: dict[str, ActiveMigration] | None = None
@@ -107,7 +111,7 @@ class MigrationStates:
         if self._redis is None:
             return
         try:
-            await self._redis.publish(CHANNEL, tenant_id)
+            await self._redis.publish(self.channel, tenant_id)
         except (RedisError, OSError) as error:  # other replicas catch up within their ttl
             log.warning("could not announce a migration change", extra={"error": str(error)})
 
@@ -171,7 +175,7 @@ class MigrationStates:
         while True:
             try:
                 async with self._redis.pubsub() as pubsub:
-                    await pubsub.subscribe(CHANNEL)
+                    await pubsub.subscribe(self.channel)
                     self._subscribed = True
                     self.invalidate()  # changes may have been missed while away
                     async for message in pubsub.listen():
