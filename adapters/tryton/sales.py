@@ -15,7 +15,7 @@ from contracts.errors import BusinessRejection
 from contracts.v1 import Address
 from contracts.v1.orders import OrderStatus
 
-SALE_FIELDS = ["reference", "state", "number"]
+SALE_FIELDS = ["reference", "state", "number", "shipment_state"]
 
 # The step that moves a sale on from each state we post through, and where it lands.
 STEPS = {"draft": ("quote", "quotation"), "quotation": ("confirm", "confirmed")}
@@ -117,7 +117,7 @@ class SalesPart(TrytonBase):
         rows = await self._read(
             "sale.sale",
             domain,
-            [*SALE_FIELDS, "shipment_state", "write_date"],
+            [*SALE_FIELDS, "write_date"],
             limit=limit,
             order=[["write_date", "ASC"], ["id", "ASC"]],
         )
