@@ -9,12 +9,12 @@ from typing import Any
 
 from adapters.odoo.base import ALL, OdooBase
 from adapters.odoo.errors import NAME
-from adapters.odoo.mapping import FORMAT, SALE_STATES, partner_address_values, when
+from adapters.odoo.mapping import FORMAT, partner_address_values, sale_status, when
 from contracts.backend import RecordPage, SaleReceipt, SaleRequest, SaleUpdate
 from contracts.errors import BackendError, BusinessRejection
 from contracts.v1 import Address
 
-ORDER_FIELDS = ["name", "state", "client_order_ref"]
+ORDER_FIELDS = ["name", "state", "client_order_ref", "delivery_status"]
 # Odoo 17 answers action_cancel of a confirmed order with a wizard unless told not to.
 NO_WIZARD = {"disable_cancel_warning": True}
 
@@ -123,9 +123,9 @@ class SalesPart(OdooBase):
             SaleUpdate(
                 reference=row["client_order_ref"],
                 backend_reference=row.get("name") or f"sale-{row['id']}",
-                status=SALE_STATES.get(row["state"], "submitted"),
+                status=sale_status(row),
                 changed_at=when(row.get("write_date")),
-                detail={"state": row["state"]},
+                detail={"state": row["state"], "delivery_status": row.get("delivery_status") or ""},
             )
             for row in rows
         ]
@@ -191,7 +191,7 @@ class SalesPart(OdooBase):
         return SaleReceipt(
             reference=order["client_order_ref"],
             backend_reference=order.get("name") or f"sale-{order['id']}",
-            status=SALE_STATES.get(order["state"], "submitted"),
+            status=sale_status(order),
             external_ids={NAME: str(order["id"])},
             created=created,
         )
