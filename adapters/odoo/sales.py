@@ -7,10 +7,11 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from adapters.odoo.base import ALL, OdooBase
+from adapters.odoo.base import ALL
 from adapters.odoo.errors import NAME
-from adapters.odoo.mapping import FORMAT, partner_address_values, sale_status, when
-from contracts.backend import RecordPage, SaleReceipt, SaleRequest, SaleUpdate
+from adapters.odoo.feed import OrderFeedPart
+from adapters.odoo.mapping import FORMAT, partner_address_values, sale_status
+from contracts.backend import SaleReceipt, SaleRequest
 from contracts.errors import BackendError, BusinessRejection
 from contracts.v1 import Address
 
@@ -19,7 +20,7 @@ ORDER_FIELDS = ["name", "state", "client_order_ref", "delivery_status"]
 NO_WIZARD = {"disable_cancel_warning": True}
 
 
-class SalesPart(OdooBase):
+class SalesPart(OrderFeedPart):
     async def submit_order(self, sale: SaleRequest) -> SaleReceipt:
         existing = await self._orders(sale.reference)
         if existing:
@@ -99,40 +100,6 @@ class SalesPart(OdooBase):
             "sale.order", [["id", "=", found[0]["id"]]], ORDER_FIELDS, limit=1
         )
         return self._receipt(fresh, created=False)
-
-    async def order_updates(self, cursor: str | None, limit: int) -> RecordPage[SaleUpdate]:
-        """Orders carrying one of our references, by write date (then id), after `cursor`."""
-        domain: list[Any] = [["client_order_ref", "=like", "ord_%"]]
-        if cursor:
-            stamp, _, last_id = cursor.partition("|")
-            domain += [
-                "|",
-                ["write_date", ">", stamp],
-                "&",
-                ["write_date", "=", stamp],
-                ["id", ">", int(last_id)],
-            ]
-        rows = await self._read(
-            "sale.order",
-            domain,
-            [*ORDER_FIELDS, "write_date"],
-            limit=limit,
-            order="write_date asc, id asc",
-        )
-        updates = [
-            SaleUpdate(
-                reference=row["client_order_ref"],
-                backend_reference=row.get("name") or f"sale-{row['id']}",
-                status=sale_status(row),
-                changed_at=when(row.get("write_date")),
-                detail={"state": row["state"], "delivery_status": row.get("delivery_status") or ""},
-            )
-            for row in rows
-        ]
-        last = rows[-1] if rows else None
-        return RecordPage(
-            items=updates, next_cursor=f"{last['write_date']}|{last['id']}" if last else cursor
-        )
 
     async def _advance(self, order: dict[str, Any], *, created: bool) -> SaleReceipt:
         """Confirm an order left as a quotation. A refusal is read again first: if a
