@@ -55,6 +55,10 @@ def applies(migration: ActiveMigration, domain: str) -> bool:
     return migration.state == "shadowing" and domain in migration.domains
 
 
+def _sampled(migration: ActiveMigration) -> bool:
+    return migration.sample_rate >= 1.0 or random.random() < migration.sample_rate  # noqa: S311
+
+
 class ShadowReads:
     def __init__(
         self,
@@ -91,13 +95,15 @@ class ShadowReads:
         migration = self._migrations.states.peek(tenant_id)
         if migration is None or not current:
             return
-        known = isinstance(migration, ActiveMigration)
-        if known and not applies(migration, domain):  # type: ignore[arg-type]
+        sampled = isinstance(migration, ActiveMigration)  # else decided once it is known
+        if isinstance(migration, ActiveMigration) and not (
+            applies(migration, domain) and _sampled(migration)
+        ):
             return
         if len(self._tasks) >= self._backlog:
             self._dropped[(tenant_id, domain)] += len(current)
             return
-        self._spawn(self._compare(tenant_id, domain, current, read))
+        self._spawn(self._compare(tenant_id, domain, current, read, sampled=sampled))
 
     async def wrote(self, tenant_id: str, domain: str, subjects: dict[str, list[str]]) -> None:
         """The gateway wrote these subjects (subject → top-level fields, or ["*"]) to the
@@ -130,6 +136,8 @@ class ShadowReads:
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:  # our database, say
+            log.warning("a shadow comparison was lost", exc_info=task.exception())
         if self._dropped and not self._tasks:  # nobody left to count the drops: do it now
             flush = asyncio.ensure_future(self._flush_drops())
             self._tasks.add(flush)
@@ -141,11 +149,13 @@ class ShadowReads:
         domain: str,
         current: dict[str, Any],
         read: CandidateRead,
+        *,
+        sampled: bool,
     ) -> None:
         migration = await self._migrations.active(tenant_id)
         if migration is None or not applies(migration, domain):
             return
-        if migration.sample_rate < 1.0 and random.random() >= migration.sample_rate:  # noqa: S311
+        if not sampled and not _sampled(migration):
             return
         async with self._slots:
             try:
