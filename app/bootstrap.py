@@ -57,8 +57,10 @@ from app.orders.cancel import OrderCancellation
 from app.orders.dead_letters import DeadLetters
 from app.orders.intake import OrderIntake
 from app.orders.queries import OrderQueries
+from app.orders.sales import new_customer_key_for
 from app.orders.worker import OutboxWorker
 from app.paging import CursorCodec
+from app.publicids import CUSTOMER, public_id
 from app.quotas.service import QuotaService
 from app.quotas.store import MemoryQuotaStore, RedisQuotaStore
 from app.services import Services
@@ -68,6 +70,7 @@ from app.shield.store import RedisShieldStore
 from app.store.database import Database, create_engine
 from app.tenancy.bindings import BackendResolver, BindingStore
 from app.tenancy.migration import MigrationService
+from app.tenancy.migration_state import MigrationStates
 from app.tenancy.registry import DOMAINS, AdapterRegistry, AdapterSpec
 from app.tenancy.shadow import ShadowReads
 from app.tenancy.tenants import TenantDirectory
@@ -165,9 +168,23 @@ def build_services(settings: Settings) -> Services:
         return await cache.invalidate(tenant_id, ["all"])
 
     migrations = MigrationService(
-        db, tenants, registry, bindings, backends, on_switch=forget_cached
+        db,
+        tenants,
+        registry,
+        bindings,
+        backends,
+        states=MigrationStates(db, redis),
+        on_switch=forget_cached,
     )
-    shadow = ShadowReads(db, migrations, bindings, backends)
+    shadow = ShadowReads(
+        db,
+        migrations,
+        bindings,
+        backends,
+        concurrency=settings.shadow.concurrency,
+        backlog=settings.shadow.backlog,
+        timeout=settings.shadow.timeout,
+    )
     catalog = CatalogService(backends, cursors, shadow, cache=cache)
     emails = EmailLocks(db)
     customers = CustomerService(backends, cursors, shadow, cache, emails=emails)
@@ -187,13 +204,21 @@ def build_services(settings: Settings) -> Services:
     async def stock_moved(tenant_id: str, skus: list[str]) -> int:
         return await cache.invalidate(tenant_id, [f"sku:{sku}" for sku in skus])
 
+    async def delivered(tenant_id: str, skus: list[str], customer_key: str, order_id: str) -> None:
+        await cache.invalidate(tenant_id, [f"sku:{sku}" for sku in skus])
+        await shadow.wrote(tenant_id, "inventory", {sku: ["*"] for sku in skus})
+        # The backend may keep the order's address on its customer; a guest order created it.
+        created = customer_key == new_customer_key_for(order_id)
+        customer = public_id(CUSTOMER, customer_key)
+        await shadow.wrote(tenant_id, "customers", {customer: ["*"] if created else ["addresses"]})
+
     worker = OutboxWorker(
         db,
         backends,
         settings.worker,
         idempotency=idempotency,
         bindings=bindings,
-        on_delivered=stock_moved,
+        on_delivered=delivered,
         on_feed_changed=stock_moved,
         expire_reservations=ledger.expire_due,
         emails=emails,
@@ -286,6 +311,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
         await built.keys.load(create_if_missing=True)
         if isinstance(built.cache.store, RedisCacheStore):
             await built.cache.store.start()
+        await built.migrations.states.start()
         stop = asyncio.Event()
         worker_task = (
             asyncio.create_task(built.worker.run(stop), name="outbox-worker")
@@ -299,6 +325,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
             if worker_task is not None:
                 await worker_task
             await built.shadow.drain()
+            await built.migrations.states.stop()
             await built.cache.drain()
             if isinstance(built.cache.store, RedisCacheStore):
                 await built.cache.store.stop()

@@ -187,9 +187,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        await services.migrations.states.start()  # learns of migrations from the channel
         try:
             await services.worker.run(stop)
         finally:
+            await services.migrations.states.stop()
             await services.backends.aclose()
             await services.db.dispose()
 

@@ -66,6 +66,17 @@ class WorkerSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ShadowSettings:
+    """Shadow reads during a migration, per process: at most `concurrency` comparisons at once,
+    `backlog` queued or running before new ones are dropped (and counted as dropped), each
+    waiting at most `timeout` seconds for the candidate backend."""
+
+    concurrency: int = 8
+    backlog: int = 200
+    timeout: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
 class HttpSettings:
     max_body_bytes: int = 1_048_576
     default_page_size: int = 50
@@ -85,6 +96,7 @@ class Settings:
     auth: AuthSettings = field(default_factory=AuthSettings)
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
+    shadow: ShadowSettings = field(default_factory=ShadowSettings)
     # Quota defaults over the built-in ones (same shape as a tenant's overrides, see
     # app.quotas.policy); GATEWAY_QUOTA_DEFAULTS holds them as JSON.
     quota_defaults: dict[str, Any] | None = None
@@ -141,6 +153,11 @@ class Settings:
                 backoff_max=float(env.get("GATEWAY_WORKER_BACKOFF_MAX", "300")),
                 feed_interval=float(env.get("GATEWAY_FEED_INTERVAL", "5.0")),
                 prune_interval=float(env.get("GATEWAY_IDEMPOTENCY_PRUNE_INTERVAL", "3600")),
+            ),
+            shadow=ShadowSettings(
+                concurrency=int(env.get("GATEWAY_SHADOW_CONCURRENCY", "8")),
+                backlog=int(env.get("GATEWAY_SHADOW_BACKLOG", "200")),
+                timeout=float(env.get("GATEWAY_SHADOW_TIMEOUT", "10")),
             ),
             bootstrap_demo=_env_bool(env.get("GATEWAY_DEMO"), default=is_sqlite),
             cache_freshness=json.loads(env["GATEWAY_CACHE_FRESHNESS"])

@@ -91,6 +91,10 @@ class OdooClient:
             }
         )
         reply = await self._endpoint.post("/jsonrpc", payload, {})
+        if reply.status in (401, 403):  # a proxy or gateway in front of Odoo refused us
+            raise BackendAuthError(
+                f"Odoo answered HTTP {reply.status}", backend=NAME, vendor_code=str(reply.status)
+            )
         if reply.status != 200:
             raise BackendUnavailable(
                 f"Odoo answered HTTP {reply.status}", backend=NAME, vendor_code=str(reply.status)

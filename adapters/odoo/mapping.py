@@ -11,7 +11,10 @@ adapters/odoo/simulator/seed.py for the demo layout):
 - customer: `res.partner` contact (ref = customer number, name = "first last" split at the
   first space, email, phone, its address fields, delivery children as further addresses,
   category "Marketing consent");
-- sale state: draft/sent → submitted, sale → accepted, cancel → cancelled.
+- sale state: draft/sent → submitted, sale → accepted, then by its stored `delivery_status`
+  (`sale_stock`): started/partial → partially_shipped, full → shipped; cancel → cancelled.
+  Odoo reserves a confirmed order's stock at once (its delivery is Ready when it is in stock),
+  so reserving is no step of its own here: the order reads accepted until goods leave.
 """
 
 from __future__ import annotations
@@ -105,6 +108,17 @@ def text(value: Any) -> str | None:
 def display(value: Any) -> str | None:
     """The display name of a many2one read as `[id, name]`."""
     return str(value[1]) if isinstance(value, list) and len(value) == 2 else None
+
+
+def sale_status(order: dict[str, Any]) -> OrderStatus:
+    if order["state"] == "sale":
+        delivered = order.get("delivery_status")
+        if delivered == "full":
+            return "shipped"
+        if delivered in ("partial", "started"):
+            return "partially_shipped"
+        return "accepted"
+    return SALE_STATES.get(order["state"], "submitted")
 
 
 def status_of(template: dict[str, Any]) -> str:

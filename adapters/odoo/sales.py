@@ -7,19 +7,20 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from adapters.odoo.base import ALL, OdooBase
+from adapters.odoo.base import ALL
 from adapters.odoo.errors import NAME
-from adapters.odoo.mapping import FORMAT, SALE_STATES, partner_address_values, when
-from contracts.backend import RecordPage, SaleReceipt, SaleRequest, SaleUpdate
+from adapters.odoo.feed import OrderFeedPart
+from adapters.odoo.mapping import FORMAT, partner_address_values, sale_status
+from contracts.backend import SaleReceipt, SaleRequest
 from contracts.errors import BackendError, BusinessRejection
 from contracts.v1 import Address
 
-ORDER_FIELDS = ["name", "state", "client_order_ref"]
+ORDER_FIELDS = ["name", "state", "client_order_ref", "delivery_status"]
 # Odoo 17 answers action_cancel of a confirmed order with a wizard unless told not to.
 NO_WIZARD = {"disable_cancel_warning": True}
 
 
-class SalesPart(OdooBase):
+class SalesPart(OrderFeedPart):
     async def submit_order(self, sale: SaleRequest) -> SaleReceipt:
         existing = await self._orders(sale.reference)
         if existing:
@@ -100,40 +101,6 @@ class SalesPart(OdooBase):
         )
         return self._receipt(fresh, created=False)
 
-    async def order_updates(self, cursor: str | None, limit: int) -> RecordPage[SaleUpdate]:
-        """Orders carrying one of our references, by write date (then id), after `cursor`."""
-        domain: list[Any] = [["client_order_ref", "=like", "ord_%"]]
-        if cursor:
-            stamp, _, last_id = cursor.partition("|")
-            domain += [
-                "|",
-                ["write_date", ">", stamp],
-                "&",
-                ["write_date", "=", stamp],
-                ["id", ">", int(last_id)],
-            ]
-        rows = await self._read(
-            "sale.order",
-            domain,
-            [*ORDER_FIELDS, "write_date"],
-            limit=limit,
-            order="write_date asc, id asc",
-        )
-        updates = [
-            SaleUpdate(
-                reference=row["client_order_ref"],
-                backend_reference=row.get("name") or f"sale-{row['id']}",
-                status=SALE_STATES.get(row["state"], "submitted"),
-                changed_at=when(row.get("write_date")),
-                detail={"state": row["state"]},
-            )
-            for row in rows
-        ]
-        last = rows[-1] if rows else None
-        return RecordPage(
-            items=updates, next_cursor=f"{last['write_date']}|{last['id']}" if last else cursor
-        )
-
     async def _advance(self, order: dict[str, Any], *, created: bool) -> SaleReceipt:
         """Confirm an order left as a quotation. A refusal is read again first: if a
         concurrent post of the same order confirmed it meanwhile, that is no refusal (and the
@@ -191,7 +158,7 @@ class SalesPart(OdooBase):
         return SaleReceipt(
             reference=order["client_order_ref"],
             backend_reference=order.get("name") or f"sale-{order['id']}",
-            status=SALE_STATES.get(order["state"], "submitted"),
+            status=sale_status(order),
             external_ids={NAME: str(order["id"])},
             created=created,
         )

@@ -9,8 +9,9 @@
 - customer: `party.party` (code = customer number, name = "first last", split at the first
   space), its e-mail and phone contact mechanisms, its active addresses, and membership of the
   "Marketing consent" party category.
-- sale state: draft/quotation → submitted, confirmed/processing → accepted, done →
-  completed, cancelled → cancelled.
+- sale state: draft/quotation → submitted, confirmed/processing → accepted (or allocated,
+  partially_shipped, shipped by its shipments: see `sale_status`), done → completed,
+  cancelled → cancelled.
 """
 
 from __future__ import annotations

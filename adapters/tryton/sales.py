@@ -4,24 +4,20 @@ business refusal deletes the draft it left behind."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from adapters.tryton.base import ALL, TrytonBase
+from adapters.tryton.base import ALL
 from adapters.tryton.errors import NAME
-from adapters.tryton.mapping import SALE_STATES
-from contracts.backend import RecordPage, SaleReceipt, SaleRequest, SaleUpdate
+from adapters.tryton.sale_status import SALE_FIELDS, SaleStatusPart
+from contracts.backend import SaleReceipt, SaleRequest
 from contracts.errors import BusinessRejection
 from contracts.v1 import Address
-from contracts.v1.orders import OrderStatus
-
-SALE_FIELDS = ["reference", "state", "number"]
 
 # The step that moves a sale on from each state we post through, and where it lands.
 STEPS = {"draft": ("quote", "quotation"), "quotation": ("confirm", "confirmed")}
 
 
-class SalesPart(TrytonBase):
+class SalesPart(SaleStatusPart):
     async def submit_order(self, sale: SaleRequest) -> SaleReceipt:
         existing = await self._sales(sale.reference)
         if existing:
@@ -88,7 +84,7 @@ class SalesPart(TrytonBase):
 
     async def get_order(self, reference: str) -> SaleReceipt | None:
         found = await self._sales(reference)
-        return self._receipt(found[0], created=False) if found else None
+        return await self._receipt(found[0], created=False) if found else None
 
     async def cancel_order(self, reference: str) -> SaleReceipt | None:
         """Tryton cancels draft and quoted sales; it refuses a confirmed one (its shipment
@@ -99,43 +95,7 @@ class SalesPart(TrytonBase):
         if found[0]["state"] != "cancelled":
             await self._client.call("model.sale.sale.cancel", [found[0]["id"]])
         [fresh] = await self._read("sale.sale", [["id", "=", found[0]["id"]]], SALE_FIELDS)
-        return self._receipt(fresh, created=False)
-
-    async def order_updates(self, cursor: str | None, limit: int) -> RecordPage[SaleUpdate]:
-        """Sales carrying one of our references, by write date (then id), after `cursor`."""
-        domain: list[Any] = [["reference", "like", "ord_%"], ["write_date", "!=", None]]
-        if cursor:
-            stamp, _, last_id = cursor.partition("|")
-            when = datetime.fromisoformat(stamp)
-            domain.append(
-                [
-                    "OR",
-                    ["write_date", ">", when],
-                    [["write_date", "=", when], ["id", ">", int(last_id)]],
-                ]
-            )
-        rows = await self._read(
-            "sale.sale",
-            domain,
-            [*SALE_FIELDS, "shipment_state", "write_date"],
-            limit=limit,
-            order=[["write_date", "ASC"], ["id", "ASC"]],
-        )
-        updates = [
-            SaleUpdate(
-                reference=row["reference"],
-                backend_reference=row.get("number") or f"sale-{row['id']}",
-                status=_status(row),
-                changed_at=row["write_date"],
-                detail={"state": row["state"], "shipment_state": row.get("shipment_state") or ""},
-            )
-            for row in rows
-        ]
-        last = rows[-1] if rows else None
-        return RecordPage(
-            items=updates,
-            next_cursor=f"{last['write_date'].isoformat()}|{last['id']}" if last else cursor,
-        )
+        return await self._receipt(fresh, created=False)
 
     async def _advance(self, sale: dict[str, Any], *, created: bool) -> SaleReceipt:
         """Quote and confirm a sale left in draft or quotation (also after a crash midway).
@@ -159,7 +119,7 @@ class SalesPart(TrytonBase):
                     await self._delete_draft(sale["id"])
                 raise
         [fresh] = await self._read("sale.sale", [["id", "=", sale["id"]]], SALE_FIELDS)
-        return self._receipt(fresh, created=created)
+        return await self._receipt(fresh, created=created)
 
     async def _delete_draft(self, sale_id: int) -> None:
         rows = await self._read("sale.sale", [["id", "=", sale_id]], ["state"])
@@ -204,18 +164,12 @@ class SalesPart(TrytonBase):
         )
         return int(created)
 
-    @staticmethod
-    def _receipt(sale: dict[str, Any], *, created: bool) -> SaleReceipt:
+    async def _receipt(self, sale: dict[str, Any], *, created: bool) -> SaleReceipt:
+        statuses = await self._statuses([sale])
         return SaleReceipt(
             reference=sale["reference"],
             backend_reference=sale.get("number") or f"sale-{sale['id']}",
-            status=_status(sale),
+            status=statuses[sale["id"]],
             external_ids={NAME: str(sale["id"])},
             created=created,
         )
-
-
-def _status(sale: dict[str, Any]) -> OrderStatus:
-    if sale.get("shipment_state") == "sent" and sale["state"] in ("processing", "confirmed"):
-        return "shipped"
-    return SALE_STATES.get(sale["state"], "submitted")

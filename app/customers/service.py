@@ -9,6 +9,8 @@ import contextlib
 from datetime import datetime
 from typing import Any
 
+from msgspec import UNSET
+
 from app.backend_calls import call_backend
 from app.cache.reads import CachedReads
 from app.context import CallContext
@@ -65,6 +67,11 @@ class CustomerService:
     async def _changed(self, ctx: CallContext, *tags: str) -> None:
         if self._cache is not None:
             await self._cache.invalidate(ctx.tenant_id, ["list:customers", *tags])
+
+    async def _wrote(self, ctx: CallContext, customer_id: str, fields: list[str]) -> None:
+        """Tell a running migration the candidate missed this write (it is drift there)."""
+        if self._shadow is not None:
+            await self._shadow.wrote(ctx.tenant_id, "customers", {customer_id: fields})
 
     async def _observe(self, ctx: CallContext, customers: list[Customer]) -> None:
         if self._shadow is None or not customers:
@@ -163,6 +170,7 @@ class CustomerService:
             )
         customer = to_customer(record)
         await self._changed(ctx, f"customer:{customer.id}")
+        await self._wrote(ctx, customer.id, ["*"])
         return customer
 
     async def update_customer(
@@ -200,4 +208,6 @@ class CustomerService:
         if record is None:
             raise NotFound(f"no customer {customer_id}")
         await self._changed(ctx, f"customer:{customer_id}")
+        changed = [name for name in data.__struct_fields__ if getattr(data, name) is not UNSET]
+        await self._wrote(ctx, customer_id, changed)
         return to_customer(record)

@@ -59,7 +59,7 @@ class OutboxWorker(DeliveryOutcomes):
         idempotency: IdempotencyStore | None = None,
         name: str | None = None,
         bindings: BindingStore | None = None,
-        on_delivered: Callable[[str, list[str]], Awaitable[object]] | None = None,
+        on_delivered: Callable[[str, list[str], str, str], Awaitable[object]] | None = None,
         on_feed_changed: Callable[[str, list[str]], Awaitable[object]] | None = None,
         expire_reservations: Callable[[], Awaitable[int]] | None = None,
         emails: EmailLocks | None = None,
@@ -69,7 +69,8 @@ class OutboxWorker(DeliveryOutcomes):
         # Marks reservations past their time (they stopped holding stock at expiry already).
         self._expire_reservations = expire_reservations
         self._last_expiry = 0.0
-        # Told the tenant and SKUs of each delivered order: the backend's stock has moved.
+        # Told the tenant, SKUs, customer and id of each delivered order: the backend's stock
+        # has moved, and it may have kept the order's address on its customer.
         self._on_delivered = on_delivered
         self._db = db
         self._backends = backends
@@ -246,7 +247,10 @@ class OutboxWorker(DeliveryOutcomes):
             )
             if delivered and self._on_delivered is not None:
                 await self._on_delivered(
-                    claim.tenant_id, sorted({line["sku"] for line in order.lines})
+                    claim.tenant_id,
+                    sorted({line["sku"] for line in order.lines}),
+                    customer_key,
+                    order.id,
                 )
 
     async def _still_to_post(self, claim: Claim) -> OrderRow | None:

@@ -221,7 +221,8 @@ class TenantMigration(TenantScoped, Base):
 
 
 class MigrationTally(Base):
-    """Shadow-read counts per migration and domain, incremented atomically by every replica."""
+    """Shadow-read counts per migration and domain, incremented atomically by every replica.
+    Every count is of comparisons: one subject (a product, a level, a customer) of one read."""
 
     __tablename__ = "migration_tallies"
 
@@ -233,11 +234,31 @@ class MigrationTally(Base):
     equal: Mapped[int] = mapped_column(Integer, default=0)
     different: Mapped[int] = mapped_column(Integer, default=0)
     failed: Mapped[int] = mapped_column(Integer, default=0)
+    timed_out: Mapped[int] = mapped_column(Integer, default=0)  # of `failed`
+    dropped: Mapped[int] = mapped_column(Integer, default=0)  # not attempted: backlog full
+
+
+class MigrationWrite(Base):
+    """A subject the gateway wrote to the current backend while the migration shadowed it (a
+    customer created or changed, the customer and SKUs of an order posted): the candidate did
+    not get that write, so a difference in those fields is drift, not a standing difference.
+    `fields` are top-level field names, or ["*"] for all of them."""
+
+    __tablename__ = "migration_writes"
+
+    migration_id: Mapped[str] = mapped_column(
+        String(40), ForeignKey("tenant_migrations.id", ondelete="CASCADE"), primary_key=True
+    )
+    domain: Mapped[str] = mapped_column(String(32), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(200), primary_key=True)
+    fields: Mapped[list[Any]] = mapped_column()
+    written_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class MigrationDifference(Base):
-    """One observed difference between the current backend and the candidate (examples are
-    capped per domain; the tallies count them all)."""
+    """The last observed difference of one subject between the current backend and the
+    candidate: the differing field paths, and their values only where they are not personal
+    data (see app.tenancy.shadow). Recorded up to a cap per domain."""
 
     __tablename__ = "migration_differences"
     __table_args__ = (UniqueConstraint("migration_id", "domain", "subject"),)

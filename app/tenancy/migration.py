@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -21,27 +20,16 @@ from sqlalchemy import func, select, update
 from app.problems import Conflict, NotFound
 from app.store.database import Database
 from app.store.ids import new_id
-from app.store.models import MigrationDifference, MigrationTally, OutboxEntry, TenantMigration
+from app.store.models import MigrationTally, OutboxEntry, TenantMigration
 from app.store.types import utcnow
 from app.tenancy.bindings import BackendResolver, BindingStore, target_of
+from app.tenancy.migration_state import ACTIVE, ActiveMigration, MigrationStates
+from app.tenancy.parity import parity
 from app.tenancy.provisioning import check_candidate
 from app.tenancy.registry import DOMAINS, AdapterRegistry
 from app.tenancy.tenants import TenantDirectory
 
-ACTIVE = ("shadowing", "switching")
 SHADOWED_DOMAINS = ("catalog", "inventory", "customers")
-
-
-@dataclass(frozen=True, slots=True)
-class ActiveMigration:
-    id: str
-    tenant_id: str
-    state: str
-    domains: tuple[str, ...]
-    adapter: str
-    settings: dict[str, Any]
-    secrets_encrypted: str | None
-    sample_rate: float
 
 
 class MigrationService:
@@ -53,7 +41,7 @@ class MigrationService:
         bindings: BindingStore,
         backends: BackendResolver,
         *,
-        cache_ttl: float = 2.0,
+        states: MigrationStates | None = None,
         drain_timeout: float = 120.0,
         on_switch: Callable[[str], Awaitable[object]] | None = None,
     ) -> None:
@@ -63,8 +51,7 @@ class MigrationService:
         self._registry = registry
         self._bindings = bindings
         self._backends = backends
-        self._cache: dict[str, tuple[float, ActiveMigration | None]] = {}
-        self._ttl = cache_ttl
+        self.states = states or MigrationStates(db)
         self._drain_timeout = drain_timeout
 
     async def start(
@@ -113,35 +100,13 @@ class MigrationService:
             for domain in SHADOWED_DOMAINS:
                 if domain in chosen:
                     session.add(MigrationTally(migration_id=migration.id, domain=domain))
-        self._cache.pop(tenant_id, None)
+        await self.states.changed(tenant_id)
         return await self.report(tenant_id)
 
     async def active(self, tenant_id: str) -> ActiveMigration | None:
-        """The tenant's running migration, cached briefly: this is on every read's path."""
-        cached = self._cache.get(tenant_id)
-        now = time.monotonic()
-        if cached is not None and now - cached[0] < self._ttl:
-            return cached[1]
-        async with self._db.session(tenant_id) as session:
-            row = await session.scalar(
-                select(TenantMigration).where(TenantMigration.state.in_(ACTIVE))
-            )
-        found = (
-            ActiveMigration(
-                id=row.id,
-                tenant_id=tenant_id,
-                state=row.state,
-                domains=tuple(row.domains),
-                adapter=row.target["adapter"],
-                settings=dict(row.target["settings"]),
-                secrets_encrypted=row.target.get("secrets_encrypted"),
-                sample_rate=row.sample_rate,
-            )
-            if row
-            else None
-        )
-        self._cache[tenant_id] = (now, found)
-        return found
+        """The tenant's running migration, from the snapshot every replica keeps (no query of
+        its own; see `app.tenancy.migration_state`)."""
+        return await self.states.get(tenant_id)
 
     async def cutover(self, tenant_id: str) -> dict[str, Any]:
         return await self._switch(tenant_id, to="target")
@@ -163,7 +128,7 @@ class MigrationService:
             previous_state = migration.state
             migration.state = "switching"  # the worker stops claiming this tenant's orders
             migration_id = migration.id
-        self._cache.pop(tenant_id, None)
+        await self.states.changed(tenant_id)  # shadow reads stop on every replica
         try:
             await self._drain(tenant_id)
             async with self._db.session(tenant_id, write=True) as session:
@@ -189,7 +154,7 @@ class MigrationService:
                 )
             raise
         finally:
-            self._cache.pop(tenant_id, None)
+            await self.states.changed(tenant_id)
             self._backends.invalidate(tenant_id)
         if self._on_switch is not None:
             await self._on_switch(tenant_id)  # answers cached from the other backend go
@@ -218,18 +183,7 @@ class MigrationService:
             )
             if migration is None:
                 raise NotFound(f"tenant {tenant_id} has no migration")
-            tallies = (
-                await session.scalars(
-                    select(MigrationTally).where(MigrationTally.migration_id == migration.id)
-                )
-            ).all()
-            examples = (
-                await session.scalars(
-                    select(MigrationDifference)
-                    .where(MigrationDifference.migration_id == migration.id)
-                    .order_by(MigrationDifference.domain, MigrationDifference.subject)
-                )
-            ).all()
+            domains = await parity(session, migration)
         sources = {domain: saved["adapter"] for domain, saved in migration.source.items()}
         return {
             "id": migration.id,
@@ -246,29 +200,8 @@ class MigrationService:
             "started_at": migration.started_at,
             "switched_at": migration.switched_at,
             "rolled_back_at": migration.rolled_back_at,
-            "parity": {
-                tally.domain: {
-                    "compared": tally.compared,
-                    "equal": tally.equal,
-                    "different": tally.different,
-                    "failed": tally.failed,
-                    "examples": [
-                        {
-                            "subject": e.subject,
-                            "fields": e.fields,
-                            "current": e.current,
-                            "candidate": e.candidate,
-                        }
-                        for e in examples
-                        if e.domain == tally.domain
-                    ],
-                }
-                for tally in sorted(tallies, key=lambda t: t.domain)
-            },
+            "parity": domains,
         }
-
-    def forget(self, tenant_id: str) -> None:
-        self._cache.pop(tenant_id, None)
 
 
 def source_config(migration_row: TenantMigration, target: str) -> dict[str, Any] | None:

@@ -4,6 +4,7 @@ back; channels see the same shapes throughout."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -12,6 +13,7 @@ from sqlalchemy import and_, func, select, update
 from adapters._demo import demo_dataset
 from adapters.sandbox import tables
 from app.publicids import CUSTOMER, PRODUCT, public_id
+from app.store.models import MigrationDifference
 from tests.support import payloads
 from tests.support.gateway import Gateway
 
@@ -65,6 +67,14 @@ async def _sales_of(gw: Gateway, reference: str) -> dict[str, int]:
             .group_by(tables.sales.c.dataset)
         )
         return {row[0]: row[1] for row in rows}
+
+
+async def _stored_differences_mention(gw: Gateway, values: list[str]) -> list[str]:
+    """Which of `values` appear anywhere in the stored differences of every migration."""
+    async with gw.services.db.engine.connect() as conn:
+        rows = (await conn.execute(select(MigrationDifference))).mappings().all()
+    text = json.dumps([{k: str(v) for k, v in row.items()} for row in rows])
+    return [value for value in values if value in text]
 
 
 async def _order(gw: Gateway, client: str) -> dict[str, Any]:
@@ -128,22 +138,30 @@ async def test_shadow_reads_report_parity_then_cutover_and_rollback(gateway: Gat
     ).status_code == 200
     await gw.services.shadow.drain()
 
-    report = (await gw.http.get(f"/admin/tenants/{tenant}/migration", headers=operator)).json()
+    answer = await gw.http.get(f"/admin/tenants/{tenant}/migration", headers=operator)
+    report = answer.json()
     catalog, customers, inventory = (
         report["parity"][d] for d in ("catalog", "customers", "inventory")
     )
     assert catalog["compared"] >= 2 and catalog["equal"] >= 1 and catalog["different"] == 1
-    assert [(e["subject"], e["fields"]) for e in catalog["examples"]] == [
-        (public_id(PRODUCT, CHANGED_PRODUCT.code), ["title"])
+    assert [(e["subject"], e["kind"], e["fields"]) for e in catalog["examples"]] == [
+        (public_id(PRODUCT, CHANGED_PRODUCT.code), "standing", ["title"])
     ]
-    assert catalog["examples"][0]["candidate"]["title"] == "Renamed In The New ERP"
-    assert [(e["subject"], e["fields"]) for e in customers["examples"]] == [
-        (public_id(CUSTOMER, CHANGED_CUSTOMER.code), ["phone"])
+    assert catalog["examples"][0]["candidate"] == {"title": "Renamed In The New ERP"}
+    assert catalog["examples"][0]["current"] == {"title": CHANGED_PRODUCT.title}
+    assert [(e["subject"], e["kind"], e["fields"]) for e in customers["examples"]] == [
+        (public_id(CUSTOMER, CHANGED_CUSTOMER.code), "standing", ["phone"])
     ]
+    # Personal data is never kept: field names and the customer's id only.
+    assert customers["examples"][0]["current"] == customers["examples"][0]["candidate"] == {}
+    assert "+31 20 000 0000" not in answer.text and CHANGED_CUSTOMER.email not in answer.text
+    assert await _stored_differences_mention(gw, ["+31 20 000 0000", CHANGED_CUSTOMER.email]) == []
     assert [(e["subject"], sorted(e["fields"])) for e in inventory["examples"]] == [
         (f"{CHANGED_SKU}@DC1", ["available", "on_hand"])
     ]
     assert inventory["equal"] >= 1 and inventory["failed"] == 0
+    assert [catalog["standing_subjects"], customers["standing_subjects"]] == [1, 1]
+    assert inventory["standing_subjects"] == 1 and inventory["drifted_subjects"] == 0
 
     cut = await gw.http.post(f"/admin/tenants/{tenant}/migration/cutover", headers=operator)
     assert cut.status_code == 200, cut.text

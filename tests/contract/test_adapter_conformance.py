@@ -32,19 +32,37 @@ from contracts.ports import (
 )
 from contracts.v1 import Address, Money, OrderTotals
 from contracts.v1.orders import OrderStatus
-from tests.contract.backends import odoo_backend, sandbox_backend, tryton_backend
+from tests.contract.backends import (
+    Operator,
+    Subject,
+    odoo_backend,
+    sandbox_backend,
+    tryton_backend,
+)
 
 DEMO = demo_dataset()
 BACKENDS = ["sandbox", "tryton", "odoo"]
+# Plenty on hand at the distribution centre, where every backend takes a web order's stock from.
+STOCKED_SKU = "SNK-1103-RST-41"
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-async def backend(
+async def subject(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[Any]:
+) -> AsyncIterator[Subject]:
     factories = {"sandbox": sandbox_backend, "tryton": tryton_backend, "odoo": odoo_backend}
     async with factories[request.param](tmp_path_factory.mktemp(request.param)) as instance:
         yield instance
+
+
+@pytest.fixture(scope="module")
+def backend(subject: Subject) -> Any:
+    return subject.backend
+
+
+@pytest.fixture(scope="module")
+def operator(subject: Subject) -> Operator:
+    return subject.operator
 
 
 def _address() -> Address:
@@ -330,3 +348,38 @@ async def test_reports_its_order_changes_in_a_feed_it_can_resume(backend: Orders
     assert mine[-1].changed_at.tzinfo is not None
     resumed = await backend.order_updates(fresh.next_cursor, 100)
     assert reference not in {u.reference for u in resumed.items}  # nothing seen twice
+
+
+async def _feed_end(backend: OrdersBackend) -> str | None:
+    page = await backend.order_updates(None, 500)
+    cursor = page.next_cursor
+    while len(page.items) == 500:
+        page = await backend.order_updates(cursor, 500)
+        cursor = page.next_cursor
+    return cursor
+
+
+async def test_reports_the_backends_later_states_as_canonical_statuses(
+    backend: OrdersBackend, operator: Operator
+) -> None:
+    """A posted sale driven on by the backend's own people (allocation, shipping...): the
+    order and the feed of changes say each step in API.md's words, each change once."""
+    cursor = await _feed_end(backend)
+    reference = f"ord_life{uuid.uuid4().hex[:10]}"
+    receipt = await backend.submit_order(
+        _sale(reference, DEMO.customers[3].code, STOCKED_SKU, quantity=2)
+    )
+    page = await backend.order_updates(cursor, 100)
+    assert [u.status for u in page.items if u.reference == reference] == [receipt.status]
+    cursor = page.next_cursor
+    for step, status in operator.steps:
+        await operator.do(step, reference)
+        found = await backend.get_order(reference)
+        assert found is not None and found.status == status, (step, found)
+        page = await backend.order_updates(cursor, 100)
+        mine = [u.status for u in page.items if u.reference == reference]
+        assert mine == [status], (step, mine)  # seen once, not missed, not repeated
+        cursor = page.next_cursor
+    assert [
+        u for u in (await backend.order_updates(cursor, 100)).items if u.reference == reference
+    ] == []

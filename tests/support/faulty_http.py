@@ -4,7 +4,8 @@
         server.mode = "busy"                  # switch at any time; applies to the next request
 
 Modes (see `MODES`): `ok` answers a canned JSON-RPC body (nothing is forwarded anywhere):
-`results[method]`, else a fresh session for `common.db.login`, else `[]`; `garbage` answers
+`results[method]`, else a fresh session for `common.db.login` (Tryton), a user id for
+`common.authenticate` (Odoo, whose `call` envelopes are recorded as "service.method"), else `[]`; `garbage` answers
 HTTP 200 with `garbage` (not JSON); `huge` streams 64 MiB chunked, with no length;
 `huge_declared` announces 64 MiB in Content-Length, then streams; `slow` sleeps `slow_seconds`
 before answering; `drop` closes the connection without answering; `reset` aborts it with a TCP
@@ -53,6 +54,8 @@ class FaultyServer:
             return [1, f"session-{self.methods.count(method)}", None]
         if method == "model.res.user.get_preferences":
             return {"company": 1, "language": "en"}
+        if method == "common.authenticate":  # Odoo's login: a user id
+            return 2
         return []
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -72,6 +75,9 @@ class FaultyServer:
             if not isinstance(request, dict):
                 request = {}
             method = str(request.get("method", ""))
+            params = request.get("params")
+            if method == "call" and isinstance(params, dict):  # Odoo: "common.authenticate"...
+                method = f"{params.get('service')}.{params.get('method')}"
             self.methods.append(method)
             mode = self.mode
             if mode == "slow":  # stalls until `slow_seconds` pass or the server stops

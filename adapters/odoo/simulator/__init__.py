@@ -10,12 +10,14 @@ Odoo protocol (what an adapter talks to)
     common.version / common.authenticate(db, login, password, {}) -> uid or false / common.login
     object.execute_kw(db, uid, password, model, method, args, kwargs): search, search_count,
     read, search_read, create, write, unlink, fields_get, name_search, default_get;
-    sale.order action_confirm / action_cancel / action_draft; stock.quant action_apply_inventory.
+    sale.order action_confirm / action_cancel / action_draft; stock.quant action_apply_inventory;
+    stock.picking button_validate (a confirmed order's delivery; see `pickings`).
     Errors answer HTTP 200 with {"error": {"code": 200, "message": "Odoo Server Error",
     "data": {"name", "message", "arguments", "debug", "context"}}} (see `errors`, `orm`, `rpc`).
     Models: res.company, res.currency, res.country, res.users, res.partner(.category), uom.uom,
     product.category, product.attribute(.value), product.template(.attribute.line/.value),
-    product.product, stock.warehouse, stock.location, stock.quant, stock.move, sale.order(.line).
+    product.product, stock.warehouse, stock.location, stock.quant, stock.move, stock.picking,
+    sale.order(.line).
 
 Control API (not part of Odoo; never faulted, never counted)
     GET    /_sim/health   {"ok": true, "database": ..., "server_version": "17.0"}

@@ -1,43 +1,21 @@
 """Delivery moves and reservations of confirmed sale lines (`sale_stock`'s
 `_action_launch_stock_rule` followed by the picking's `action_assign`): one outgoing stock.move
-per line from the order warehouse's stock location to Partners/Customers, reserving in that
-location's quant what is free (quantity - reserved_quantity)."""
+per line from the order warehouse's stock location to Partners/Customers, in the order's open
+delivery (`pickings`), reserving in that location's quant what is free (quantity -
+reserved_quantity)."""
 
 from __future__ import annotations
 
 from adapters.odoo.simulator import writing
 from adapters.odoo.simulator.compute import product_display
+from adapters.odoo.simulator.pickings import (
+    customer_location,
+    find_quant,
+    open_picking,
+    refresh_order,
+    refresh_picking,
+)
 from adapters.odoo.simulator.store import Env, now
-
-
-def _customer_location(env: Env) -> int:
-    locations = env.store.tables["stock.location"]
-    return min(lid for lid, rec in locations.items() if rec.get("usage") == "customer")
-
-
-def find_quant(env: Env, product: int, location: int) -> int:
-    quants = env.store.tables["stock.quant"]
-    for qid in sorted(env.store.lookup("stock.quant", "product_id", product)):
-        if quants[qid]["location_id"] == location:
-            return qid
-    stamp = now()
-    return env.store.insert(
-        "stock.quant",
-        {
-            "product_id": product,
-            "location_id": location,
-            "quantity": 0.0,
-            "reserved_quantity": 0.0,
-            "inventory_quantity": 0.0,
-            "inventory_quantity_set": False,
-            "in_date": stamp,
-            "company_id": 1,
-            "create_date": stamp,
-            "write_date": stamp,
-            "create_uid": env.uid,
-            "write_uid": env.uid,
-        },
-    )
 
 
 def _reserve(env: Env, quant: int, delta: float) -> None:
@@ -55,6 +33,7 @@ def launch_stock(env: Env, line_ids: list[int]) -> None:
     store = env.store
     lines = store.tables["sale.order.line"]
     moves = store.tables["stock.move"]
+    touched: set[int] = set()
     for lid in line_ids:
         line = lines[lid]
         product = line.get("product_id")
@@ -86,30 +65,42 @@ def launch_stock(env: Env, line_ids: list[int]) -> None:
         if take > 0:
             _reserve(env, quant, take)
         state = "assigned" if take >= need else "partially_available" if take > 0 else "confirmed"
+        picking = open_picking(env, line["order_id"])
+        touched.add(picking)
         writing.create(
             env,
             "stock.move",
             {
                 "name": line.get("name") or product_display(env, product),
-                "reference": f"{warehouse['code']}/OUT/{store.next_sequence('picking.out'):05d}",
+                "reference": store.tables["stock.picking"][picking]["name"],
+                "picking_id": picking,
                 "origin": order["name"],
                 "product_id": product,
                 "product_uom_qty": need,
                 "quantity": take,
                 "location_id": source,
-                "location_dest_id": _customer_location(env),
+                "location_dest_id": customer_location(env),
                 "state": state,
                 "sale_line_id": lid,
                 "warehouse_id": order["warehouse_id"],
                 "partner_id": order.get("partner_shipping_id") or order["partner_id"],
             },
         )
+    _refresh(env, touched)
+
+
+def _refresh(env: Env, pickings: set[int]) -> None:
+    for picking in sorted(pickings):
+        refresh_picking(env, picking)
+    for order in sorted({env.store.tables["stock.picking"][p]["sale_id"] for p in pickings}):
+        refresh_order(env, order)
 
 
 def release_line(env: Env, lid: int) -> None:
     """Cancel a line's open delivery moves and free what they had reserved."""
     store = env.store
     moves = store.tables["stock.move"]
+    touched: set[int] = set()
     for mid in sorted(store.lookup("stock.move", "sale_line_id", lid)):
         move = moves[mid]
         if move["state"] in ("done", "cancel"):
@@ -118,4 +109,7 @@ def release_line(env: Env, lid: int) -> None:
             _reserve(
                 env, find_quant(env, move["product_id"], move["location_id"]), -move["quantity"]
             )
-        writing.write(env, "stock.move", [mid], {"state": "cancel", "quantity": 0.0})
+        store.update("stock.move", mid, {"state": "cancel", "quantity": 0.0, "write_date": now()})
+        if move.get("picking_id"):
+            touched.add(move["picking_id"])
+    _refresh(env, touched)

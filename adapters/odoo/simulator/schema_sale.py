@@ -20,6 +20,7 @@ from adapters.odoo.simulator.fields import (
     selection,
     text,
 )
+from adapters.odoo.simulator.pickings import DELIVERY_STATUSES
 from adapters.odoo.simulator.store import Env, now
 
 ORDER_STATES = (
@@ -98,6 +99,11 @@ def sale_models() -> list[ModelDef]:
                 required=True,
             ),
             "note": html("Terms and conditions"),
+            "picking_ids": one2many("stock.picking", "sale_id", "Transfers"),
+            # Stored and recomputed as deliveries are validated (see `pickings`).
+            "delivery_status": selection(
+                "Delivery Status", DELIVERY_STATUSES, readonly=True, default=False
+            ),
         },
         order="date_order desc, id desc",
         name_search=("name", "client_order_ref"),

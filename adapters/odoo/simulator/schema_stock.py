@@ -1,9 +1,11 @@
-"""Inventory models: stock.warehouse, stock.location, stock.quant and stock.move (Odoo 17)."""
+"""Inventory models: stock.warehouse, stock.location, stock.quant, stock.move and stock.picking
+(Odoo 17)."""
 
 from __future__ import annotations
 
 from adapters.odoo.simulator import business as b
 from adapters.odoo.simulator import compute as c
+from adapters.odoo.simulator import pickings as p
 from adapters.odoo.simulator.fields import (
     ModelDef,
     boolean,
@@ -165,10 +167,41 @@ def stock_models() -> list[ModelDef]:
             "partner_id": many2one("res.partner", "Destination Address"),
             "warehouse_id": many2one("stock.warehouse", "Warehouse"),
             "sale_line_id": many2one("sale.order.line", "Sale Line"),
+            "picking_id": many2one("stock.picking", "Transfer"),
             "company_id": many2one("res.company", "Company", default=1),
         },
         order="sequence, id",
-        indexed=("product_id", "sale_line_id"),
+        indexed=("product_id", "sale_line_id", "picking_id"),
         display=c.move_display,
     )
-    return [warehouse, location, quant, move]
+    picking = ModelDef(
+        "stock.picking",
+        "Transfer",
+        {
+            "name": char("Reference", default="/"),
+            "origin": char("Source Document"),
+            "partner_id": many2one("res.partner", "Contact"),
+            "sale_id": many2one("sale.order", "Sales Order"),
+            "backorder_id": many2one("stock.picking", "Back Order of"),
+            "picking_type_code": selection(
+                "Type of Operation",
+                (("incoming", "Receipt"), ("outgoing", "Delivery"), ("internal", "Internal")),
+            ),
+            "move_type": selection(
+                "Shipping Policy",
+                (("direct", "As soon as possible"), ("one", "When all products are ready")),
+                default="direct",
+            ),
+            "location_id": many2one("stock.location", "Source Location", required=True),
+            "location_dest_id": many2one("stock.location", "Destination Location", required=True),
+            "state": selection("Status", p.PICKING_STATES, default="draft", readonly=True),
+            "scheduled_date": datetime_("Scheduled Date", default=lambda env: now()),
+            "date_done": datetime_("Date of Transfer", readonly=True),
+            "move_ids": one2many("stock.move", "picking_id", "Stock Moves"),
+            "company_id": many2one("res.company", "Company", default=1),
+        },
+        order="scheduled_date asc, id desc",
+        indexed=("sale_id", "name"),
+        methods={"button_validate": p.button_validate},
+    )
+    return [warehouse, location, quant, move, picking]

@@ -4,7 +4,7 @@ keep calling: start (shadow reads begin), watch parity, cut over, roll back."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, get, post
@@ -28,18 +28,36 @@ class MigrationStart(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 class DifferenceExample(msgspec.Struct):
+    """One subject seen to differ. `kind` is `drift` when every differing field is explained by
+    a write the gateway made to the current backend during the migration, else `standing`.
+    `current` and `candidate` hold the differing values by field path for catalog and
+    inventory only; customer values are personal data and are never stored or returned."""
+
     subject: str
     fields: list[str]
     current: dict[str, Any]
     candidate: dict[str, Any]
+    kind: Literal["standing", "drift"] = "standing"
+    drifted_fields: list[str] = msgspec.field(default_factory=list)
+    observed_at: datetime | None = None
 
 
 class DomainParity(msgspec.Struct):
+    """Shadow reads of one domain. `compared`, `equal`, `different`, `failed`, `timed_out`
+    and `dropped` count comparisons (one subject of one shadowed read); `compared` = `equal`
+    + `different`; `failed` could not be made (the candidate erred or, `timed_out`, did not
+    answer in time); `dropped` were not attempted because the backlog of comparisons was full.
+    `standing_subjects` and `drifted_subjects` count distinct subjects by kind."""
+
     compared: int
     equal: int
     different: int
     failed: int
     examples: list[DifferenceExample]
+    timed_out: int = 0
+    dropped: int = 0
+    standing_subjects: int = 0
+    drifted_subjects: int = 0
 
 
 class MigrationReport(msgspec.Struct):
