@@ -59,7 +59,7 @@ async def _migrate_to(gw: Gateway, tenant: str, candidate: FaultyServer) -> None
                 "url": candidate.url,
                 "database": "retail",
                 "username": "admin",
-                "timeout": 600,
+                "timeout": 120,  # the most an adapter may wait; far beyond the 0.5 s shadow cut
                 "shield": {"timeout": 600, "failures": 10_000},
             },
             "secrets": {"password": "admin"},
@@ -134,7 +134,7 @@ async def test_comparisons_beyond_the_backlog_are_dropped_and_counted(gw: Gatewa
 async def test_writes_through_the_gateway_during_a_migration_are_drift(gw: Gateway) -> None:
     tenant = f"drifter-{uuid.uuid4().hex[:6]}"
     client, _ = await gw.add_tenant(tenant)
-    candidate = f"{tenant}-next"
+    candidate = f"{tenant}:next"
     await gw.services.backends.provision("sandbox", {"dataset": candidate}, {})
     planted, patched = DEMO.customers[4], DEMO.customers[5]
     async with gw.services.db.engine.begin() as conn:  # one standing difference, planted

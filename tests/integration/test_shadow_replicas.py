@@ -40,7 +40,7 @@ class Replicas:
 
     @property
     def candidate(self) -> dict[str, Any]:
-        return {"adapter": "sandbox", "settings": {"dataset": f"{self.tenant}-next"}, "secrets": {}}
+        return {"adapter": "sandbox", "settings": {"dataset": f"{self.tenant}:next"}, "secrets": {}}
 
 
 @pytest.fixture
