@@ -18,7 +18,8 @@ from app.catalog.service import CatalogService
 from app.context import CallContext
 from app.customers.service import CustomerService
 from app.idempotency import IdempotencyClaim, IdempotencyStore, StoredResponse
-from app.inventory.reservations import StockLedger, shortage
+from app.inventory.holds import shortage
+from app.inventory.reservations import StockLedger
 from app.orders.events import record_note, record_received
 from app.orders.views import to_order
 from app.problems import (
@@ -77,6 +78,17 @@ def check_placed_at(placed_at: datetime) -> datetime:
     return value
 
 
+def _minor_units_errors(money: Money | None, field: str) -> list[FieldError]:
+    if money is None or money.fits_currency():
+        return []
+    return [
+        FieldError(
+            f"{field}.amount",
+            f"{money.currency} has {money.minor_units} decimal places; {money.amount} has more",
+        )
+    ]
+
+
 def compute_lines(data: OrderCreate) -> tuple[list[OrderLine], str]:
     currencies = {line.unit_price.currency for line in data.lines}
     if len(currencies) != 1:
@@ -85,6 +97,13 @@ def compute_lines(data: OrderCreate) -> tuple[list[OrderLine], str]:
             errors=[FieldError("lines", "mixed currencies: " + ", ".join(sorted(currencies)))],
         )
     currency = currencies.pop()
+    errors = [
+        error
+        for index, line in enumerate(data.lines)
+        for error in _minor_units_errors(line.unit_price, f"lines[{index}].unit_price")
+    ]
+    if errors:
+        raise Unprocessable("a price has more decimals than its currency", errors=errors)
     lines = [
         OrderLine(
             sku=line.sku,
@@ -100,20 +119,57 @@ def compute_lines(data: OrderCreate) -> tuple[list[OrderLine], str]:
     return lines, currency
 
 
+TOTALS_FIELDS = ("subtotal", "shipping", "tax", "discount", "total")
+
+
 def compute_totals(data: OrderCreate, lines: list[OrderLine], currency: str) -> OrderTotals:
+    """The totals sent, checked against the lines, or computed from them. `total` is
+    `subtotal + shipping - discount`, plus `tax` where prices exclude it (either is taken)."""
+    subtotal = _bounded(sum((line.line_total.value for line in lines), Decimal(0)), "lines")
     if data.totals is None:
-        subtotal = Money.of(
-            _bounded(sum((line.line_total.value for line in lines), Decimal(0)), "lines"), currency
-        )
-        return OrderTotals(subtotal=subtotal, total=subtotal)
+        money = Money.of(subtotal, currency)
+        return OrderTotals(subtotal=money, total=money)
     totals = data.totals
+    given = {name: getattr(totals, name) for name in TOTALS_FIELDS}
     errors = [
         FieldError(f"totals.{name}", f"must be in {currency}, like the lines")
-        for name in ("subtotal", "shipping", "tax", "discount", "total")
-        if (money := getattr(totals, name)) is not None and money.currency != currency
+        for name, money in given.items()
+        if money is not None and money.currency != currency
     ]
     if errors:
         raise Unprocessable("totals must be in the currency of the lines", errors=errors)
+    errors = [
+        error
+        for name, money in given.items()
+        for error in _minor_units_errors(money, f"totals.{name}")
+    ]
+    errors += [
+        FieldError(f"totals.{name}", "must not be negative")
+        for name, money in given.items()
+        if money is not None and money.value < 0
+    ]
+    if errors:
+        raise Unprocessable("totals are not valid amounts", errors=errors)
+    value = {
+        name: money.value if money is not None else Decimal(0) for name, money in given.items()
+    }
+    if value["subtotal"] != subtotal:
+        errors.append(
+            FieldError(
+                "totals.subtotal",
+                f"must be the sum of the line totals, {Money.of(subtotal, currency).amount}",
+            )
+        )
+    without_tax = value["subtotal"] + value["shipping"] - value["discount"]
+    if value["total"] not in (without_tax, without_tax + value["tax"]):
+        errors.append(
+            FieldError(
+                "totals.total",
+                "must be subtotal + shipping - discount (+ tax where prices exclude it)",
+            )
+        )
+    if errors:
+        raise Unprocessable("totals do not add up", errors=errors)
     return totals
 
 
@@ -182,7 +238,12 @@ class OrderIntake:
         )
         try:
             async with self._db.session(ctx.tenant_id, write=True) as session:
-                # The stock first: consume the reservation cited, hold what the order takes
+                # The key first: claimed with the order, in this transaction (a repeat of a
+                # request that finished replays its answer; one still running is 409).
+                replay = await self._idempotency.claim_in(session, claim)
+                if replay is not None:
+                    return replay
+                # Then the stock: consume the reservation cited, hold what the order takes
                 # until the backend confirms it, and learn whether the channel could promise it
                 # (if not, the order is taken all the same: the customer has paid).
                 short, holds = await self._ledger.hold_for_order(
