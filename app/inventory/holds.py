@@ -27,10 +27,12 @@ from app.store.models import OrderEventRow, OrderRow, ReservationRow, StockHold
 
 PENDING_ORDER_STATES = ("received", "submitted")
 POSTED = "order.submitted"
-# How long the hold of an order the backend took over is kept: longer than any stock
-# snapshot is used (the inventory cache serves one for at most 15 minutes by default, while
-# the backend is down). Only then does the sweep delete it.
-HANDOVER = timedelta(hours=1)
+# How long the hold of an order the backend took over is kept for the sweep to delete it:
+# longer than a stock snapshot is used while the backend answers (the inventory cache keeps
+# one fresh for 5 s, then serves it while it refreshes for 5 s more). Older snapshots are
+# served only while the backend's stock cannot be read, which is also when orders are not
+# being taken over.
+HANDOVER = timedelta(minutes=5)
 Held = dict[str, dict[str | None, int]]  # sku -> location (None: none) -> quantity held
 
 
@@ -45,10 +47,16 @@ def snapshot_time(stock: Mapping[str, SkuStock], skus: Iterable[str]) -> datetim
 
 
 async def held_now(
-    session: AsyncSession, skus: Sequence[str], now: datetime, since: datetime | None
+    session: AsyncSession,
+    skus: Sequence[str],
+    now: datetime,
+    since: datetime | None,
+    *,
+    other_than: str | None = None,
 ) -> Held:
     """What the gateway holds of `skus` now, per location, in the session's tenant, against
-    the backend's stock as reported at `since` (None: the backend's figures are not used)."""
+    the backend's stock as reported at `since` (None: the backend's figures are not used);
+    `other_than` leaves out that order's own holds."""
     held: Held = defaultdict(lambda: defaultdict(int))
     if not skus:
         return held
@@ -70,10 +78,11 @@ async def held_now(
                 OrderEventRow.occurred_at > since,
             )
         )
+    where = [StockHold.sku.in_(list(skus)), or_(*counted)]
+    if other_than is not None:
+        where.append(or_(StockHold.order_id.is_(None), StockHold.order_id != other_than))
     rows = await session.execute(
-        statement.where(StockHold.sku.in_(list(skus)), or_(*counted)).group_by(
-            StockHold.sku, StockHold.location_id
-        )
+        statement.where(*where).group_by(StockHold.sku, StockHold.location_id)
     )
     for sku, location_id, quantity in rows:
         held[sku][location_id] += int(quantity or 0)

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -64,6 +65,12 @@ log = logging.getLogger("gateway.inventory")
 # (503 + Retry-After): a shopper is waiting, but not for ever.
 CHECKOUT_PATIENCE = 2.0
 REFUSED = "refused"  # a reservation asked for and refused: counted, never holding or shown
+
+
+class _Refused(Exception):
+    def __init__(self, short: list[Short]) -> None:
+        super().__init__("short")
+        self.short = short
 
 
 def to_reservation(row: ReservationRow) -> Reservation:
@@ -151,49 +158,37 @@ class StockLedger:
         refuse: Callable[[GatewayError], StoredResponse],
     ) -> StoredResponse:
         """Reserve, or refuse for want of stock (409, `refuse` renders it); either answer is
-        stored with the key in the same transaction, so a repeat replays it."""
+        stored with the key, so a repeat replays it."""
         await self.check_channel(ctx, data.channel)
         skus = sorted({line.sku for line in data.lines})
         stock = await self._checkout_stock(ctx, skus)
         now = utcnow()
-        short: list[Short] = []
-        async with self._db.session(ctx.tenant_id, write=True) as session:
-            replay = await self._idempotency.claim_in(session, claim)
-            if replay is not None:
-                return replay
-            # The rule before the lock: as little as possible runs while others wait.
-            rule = await self._rules.rule_for(ctx.tenant_id, data.channel, session)
-            await lock_keys(session, lock_names(ctx.tenant_id, skus))
-            held = await held_now(session, skus, now, snapshot_time(stock, skus))
-            for line in data.lines:
-                figure = channel_availability(stock[line.sku].levels, held[line.sku], rule)
-                can = promisable(figure, line.location_id)
-                if line.quantity > can:
-                    short.append(Short(line.sku, line.location_id, line.quantity, can))
-                held[line.sku][line.location_id] += line.quantity
-            row = ReservationRow(
-                id=new_id("res"),
-                tenant_id=ctx.tenant_id,
-                channel=data.channel,
-                status=REFUSED if short else "active",
-                lines=[
-                    {"sku": line.sku, "quantity": line.quantity, "location_id": line.location_id}
-                    for line in data.lines
-                ],
-                expires_at=now if short else now + timedelta(seconds=data.ttl_seconds),
-                correlation_id=ctx.correlation_id,
-                created_at=now,
-                updated_at=now,
-            )
-            session.add(row)
-            if short:
-                response = refuse(
-                    InsufficientStock(
-                        "not enough stock for " + ", ".join(sorted({s.sku for s in short})),
-                        extra={"short": [shortage(item) for item in short]},
-                    )
+        lines = [
+            {"sku": line.sku, "quantity": line.quantity, "location_id": line.location_id}
+            for line in data.lines
+        ]
+        try:
+            async with self._db.session(ctx.tenant_id, write=True) as session:
+                replay = await self._idempotency.claim_in(session, claim)
+                if replay is not None:
+                    return replay
+                # The rule before the lock: as little as possible runs while others wait.
+                rule = await self._rules.rule_for(ctx.tenant_id, data.channel, session)
+                await lock_keys(session, lock_names(ctx.tenant_id, skus))
+                held = await held_now(session, skus, now, snapshot_time(stock, skus))
+                short: list[Short] = []
+                for line in data.lines:
+                    figure = channel_availability(stock[line.sku].levels, held[line.sku], rule)
+                    can = promisable(figure, line.location_id)
+                    if line.quantity > can:
+                        short.append(Short(line.sku, line.location_id, line.quantity, can))
+                    held[line.sku][line.location_id] += line.quantity
+                if short:
+                    raise _Refused(short)  # ends the locked transaction, having written nothing
+                row = self._row(
+                    ctx, data.channel, "active", lines, now=now, ttl_seconds=data.ttl_seconds
                 )
-            else:
+                session.add(row)
                 session.add_all(
                     StockHold(
                         tenant_id=ctx.tenant_id,
@@ -204,10 +199,49 @@ class StockLedger:
                     )
                     for line in data.lines
                 )
+                await session.flush()
                 response = render(to_reservation(row))
+                await self._idempotency.complete(claim, response, session)
+            return response
+        except _Refused as refused:
+            short = refused.short
+        # The refusal is recorded (counted, and stored with the key) outside the SKUs' locks.
+        async with self._db.session(ctx.tenant_id, write=True) as session:
+            replay = await self._idempotency.claim_in(session, claim)
+            if replay is not None:
+                return replay
+            session.add(self._row(ctx, data.channel, REFUSED, lines, now=now, ttl_seconds=0))
+            response = refuse(
+                InsufficientStock(
+                    "not enough stock for " + ", ".join(sorted({s.sku for s in short})),
+                    extra={"short": [shortage(item) for item in short]},
+                )
+            )
             await session.flush()
             await self._idempotency.complete(claim, response, session)
         return response
+
+    @staticmethod
+    def _row(
+        ctx: CallContext,
+        channel: str,
+        status: str,
+        lines: list[dict[str, Any]],
+        *,
+        now: datetime,
+        ttl_seconds: int,
+    ) -> ReservationRow:
+        return ReservationRow(
+            id=new_id("res"),
+            tenant_id=ctx.tenant_id,
+            channel=channel,
+            status=status,
+            lines=lines,
+            expires_at=now + timedelta(seconds=ttl_seconds),
+            correlation_id=ctx.correlation_id,
+            created_at=now,
+            updated_at=now,
+        )
 
     async def get(self, ctx: CallContext, reservation_id: str) -> Reservation:
         async with self._db.session(ctx.tenant_id) as session:
@@ -240,7 +274,59 @@ class StockLedger:
 
     # -- orders ---------------------------------------------------------------------------------
 
-    async def hold_for_order(
+    async def consume(
+        self,
+        session: AsyncSession,
+        ctx: CallContext,
+        *,
+        reservation_id: str,
+        order_id: str,
+        channel: str,
+        skus: list[str],
+    ) -> None:
+        """In the intake's transaction: the order takes over the reservation it cites (422
+        if it cannot be used), under the locks of its SKUs and the reservation's."""
+        now = utcnow()
+        reservation = await session.get(ReservationRow, reservation_id)
+        if reservation is not None:
+            skus = sorted({*skus, *(line["sku"] for line in reservation.lines)})
+        await lock_keys(session, lock_names(ctx.tenant_id, skus))
+        reservation = await session.scalar(
+            select(ReservationRow)
+            .where(ReservationRow.id == reservation_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        if (
+            reservation is None
+            or reservation.status != "active"
+            or reservation.expires_at <= now
+            or reservation.channel != channel
+        ):
+            raise Unprocessable(
+                f"reservation {reservation_id} cannot be used",
+                errors=[
+                    FieldError(
+                        "reservation_id",
+                        "unknown, expired, released or already used reservation, "
+                        "or one made for another channel",
+                    )
+                ],
+            )
+        reservation.status = "consumed"
+        reservation.order_id = order_id
+        reservation.updated_at = now
+        await session.flush()
+
+    @staticmethod
+    def holds(ctx: CallContext, order_id: str, lines: list[tuple[str, int]]) -> list[StockHold]:
+        """The holds an order adds with itself: its stock, until the backend confirms it."""
+        return [
+            StockHold(tenant_id=ctx.tenant_id, sku=sku, quantity=quantity, order_id=order_id)
+            for sku, quantity in lines
+        ]
+
+    async def shortages(
         self,
         session: AsyncSession,
         ctx: CallContext,
@@ -248,66 +334,28 @@ class StockLedger:
         order_id: str,
         channel: str,
         lines: list[tuple[str, int]],
-        reservation_id: str | None,
         stock: dict[str, SkuStock] | None,
-    ) -> tuple[list[Short], list[StockHold]]:
-        """In the intake's transaction, before the order is added: consume the cited
-        reservation, and return the lines the channel could not promise (the order is taken
-        anyway: oversold) with the holds the caller adds with the order, which keep its stock
-        until the backend confirms it. `stock` None: the backend's stock is unknown just now,
-        so nothing can be called oversold."""
-        now = utcnow()
+    ) -> list[Short]:
+        """In the intake's transaction, the order and its holds already written: the lines
+        the channel could not promise (the order is taken anyway: oversold). Only this step
+        runs under the SKUs' locks, to the commit; everything the order writes was written
+        before. `stock` None: the backend's stock is unknown just now, nothing is short."""
+        if stock is None:
+            return []
         skus = sorted({sku for sku, _ in lines})
-        reservation: ReservationRow | None = None
-        if reservation_id is not None:
-            reservation = await session.get(ReservationRow, reservation_id)
-            if reservation is not None:
-                skus = sorted({*skus, *(line["sku"] for line in reservation.lines)})
+        rule: ChannelRule = await self._rules.rule_for(ctx.tenant_id, channel, session)
         await lock_keys(session, lock_names(ctx.tenant_id, skus))
-        if reservation_id is not None:
-            reservation = await session.scalar(
-                select(ReservationRow)
-                .where(ReservationRow.id == reservation_id)
-                .with_for_update()
-                .execution_options(populate_existing=True)
-            )
-            usable = (
-                reservation is not None
-                and reservation.status == "active"
-                and reservation.expires_at > now
-                and reservation.channel == channel
-            )
-            if not usable:
-                raise Unprocessable(
-                    f"reservation {reservation_id} cannot be used",
-                    errors=[
-                        FieldError(
-                            "reservation_id",
-                            "unknown, expired, released or already used reservation, "
-                            "or one made for another channel",
-                        )
-                    ],
-                )
-            assert reservation is not None
-            reservation.status = "consumed"
-            reservation.order_id = order_id
-            reservation.updated_at = now
-            await session.flush()
+        held = await held_now(
+            session, skus, utcnow(), snapshot_time(stock, skus), other_than=order_id
+        )
         short: list[Short] = []
-        if stock is not None:
-            rule: ChannelRule = await self._rules.rule_for(ctx.tenant_id, channel, session)
-            held = await held_now(session, skus, now, snapshot_time(stock, skus))
-            for sku, quantity in lines:
-                figure = channel_availability(stock[sku].levels, held[sku], rule)
-                can = promisable(figure)
-                if quantity > can:
-                    short.append(Short(sku, None, quantity, can))
-                held[sku][None] += quantity
-        holds = [
-            StockHold(tenant_id=ctx.tenant_id, sku=sku, quantity=quantity, order_id=order_id)
-            for sku, quantity in lines
-        ]
-        return short, holds
+        for sku, quantity in lines:
+            figure = channel_availability(stock[sku].levels, held[sku], rule)
+            can = promisable(figure)
+            if quantity > can:
+                short.append(Short(sku, None, quantity, can))
+            held[sku][None] += quantity
+        return short
 
     # -- upkeep ---------------------------------------------------------------------------------
 

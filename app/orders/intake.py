@@ -243,32 +243,22 @@ class OrderIntake:
                 replay = await self._idempotency.claim_in(session, claim)
                 if replay is not None:
                     return replay
-                # Then the stock: consume the reservation cited, hold what the order takes
-                # until the backend confirms it, and learn whether the channel could promise it
-                # (if not, the order is taken all the same: the customer has paid).
-                short, holds = await self._ledger.hold_for_order(
-                    session,
-                    ctx,
-                    order_id=order.id,
-                    channel=data.channel,
-                    lines=[(line.sku, line.quantity) for line in lines],
-                    reservation_id=data.reservation_id,
-                    stock=stock,
-                )
+                order_lines = [(line.sku, line.quantity) for line in lines]
+                skus = sorted({line.sku for line in lines})
+                if data.reservation_id is not None:
+                    await self._ledger.consume(
+                        session,
+                        ctx,
+                        reservation_id=data.reservation_id,
+                        order_id=order.id,
+                        channel=data.channel,
+                        skus=skus,
+                    )
                 session.add(order)
                 # One flush inserts the order before its event (the unit of work follows the
                 # foreign key), with the event count already set: no UPDATE after the INSERT.
                 record_received(session, order, {"unverified": unverified} if unverified else None)
-                if short:
-                    record_note(
-                        session,
-                        order,
-                        "order.oversold",
-                        cause="channel",
-                        correlation_id=ctx.correlation_id,
-                        detail={"lines": [shortage(item) for item in short]},
-                    )
-                session.add_all(holds)
+                session.add_all(self._ledger.holds(ctx, order.id, order_lines))
                 session.add(
                     OutboxEntry(
                         id=new_id("obx"),
@@ -282,6 +272,28 @@ class OrderIntake:
                 await session.flush()
                 response = render(to_order(order))
                 await self._idempotency.complete(claim, response, session)
+                # Last, under the SKUs' locks until the commit: could the channel promise it?
+                # If not, the order is taken all the same (the customer has paid), noted.
+                short = await self._ledger.shortages(
+                    session,
+                    ctx,
+                    order_id=order.id,
+                    channel=data.channel,
+                    lines=order_lines,
+                    stock=stock,
+                )
+                if short:
+                    record_note(
+                        session,
+                        order,
+                        "order.oversold",
+                        cause="channel",
+                        correlation_id=ctx.correlation_id,
+                        detail={"lines": [shortage(item) for item in short]},
+                    )
+                    await session.flush()
+                    response = render(to_order(order))
+                    await self._idempotency.complete(claim, response, session)
         except IntegrityError:
             existing = await self._find_by_reference(ctx, data.channel, data.external_reference)
             if existing is None:
