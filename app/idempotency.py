@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import msgspec
 from sqlalchemy import delete, select, text, update
@@ -189,6 +189,24 @@ class IdempotencyStore:
                 replayed=True,
             )
         return None
+
+    def completed_values(
+        self, claim: IdempotencyClaim, response: StoredResponse, now: datetime
+    ) -> dict[str, object]:
+        """The record of a key claimed and answered in one go (a row to insert)."""
+        return {
+            "tenant_id": claim.tenant_id,
+            "client_id": claim.client_id,
+            "key": claim.key,
+            "fingerprint": claim.fingerprint,
+            "state": "completed",
+            "response_status": response.status,
+            "response_body": response.body,
+            "response_headers": response.headers,
+            "locked_until": now,
+            "created_at": now,
+            "expires_at": now + self._ttl,
+        }
 
     async def complete(
         self,

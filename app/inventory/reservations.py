@@ -21,11 +21,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.context import CallContext
 from app.idempotency import IdempotencyClaim, IdempotencyStore, StoredResponse
-from app.inventory.availability import ChannelRule, channel_availability, promisable
+from app.inventory.availability import channel_availability, promisable
 from app.inventory.holds import (
     Short,
     finished_holds,
@@ -35,6 +34,7 @@ from app.inventory.holds import (
     snapshot_time,
 )
 from app.inventory.levels import InventoryService, SkuStock
+from app.inventory.orders import OrderStock
 from app.inventory.rules import AvailabilityRules
 from app.problems import (
     BackendUnavailableError,
@@ -100,6 +100,7 @@ class StockLedger:
         self._rules = rules
         self._idempotency = idempotency
         self._tenants = tenants
+        self.orders = OrderStock(rules)
 
     async def check_channel(self, ctx: CallContext, channel: str) -> None:
         channels = await self._tenants.channels(ctx.tenant_id)
@@ -271,91 +272,6 @@ class StockLedger:
                 return
             row.status = "expired" if row.expires_at <= now else "released"
             row.updated_at = now
-
-    # -- orders ---------------------------------------------------------------------------------
-
-    async def consume(
-        self,
-        session: AsyncSession,
-        ctx: CallContext,
-        *,
-        reservation_id: str,
-        order_id: str,
-        channel: str,
-        skus: list[str],
-    ) -> None:
-        """In the intake's transaction: the order takes over the reservation it cites (422
-        if it cannot be used), under the locks of its SKUs and the reservation's."""
-        now = utcnow()
-        reservation = await session.get(ReservationRow, reservation_id)
-        if reservation is not None:
-            skus = sorted({*skus, *(line["sku"] for line in reservation.lines)})
-        await lock_keys(session, lock_names(ctx.tenant_id, skus))
-        reservation = await session.scalar(
-            select(ReservationRow)
-            .where(ReservationRow.id == reservation_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-        if (
-            reservation is None
-            or reservation.status != "active"
-            or reservation.expires_at <= now
-            or reservation.channel != channel
-        ):
-            raise Unprocessable(
-                f"reservation {reservation_id} cannot be used",
-                errors=[
-                    FieldError(
-                        "reservation_id",
-                        "unknown, expired, released or already used reservation, "
-                        "or one made for another channel",
-                    )
-                ],
-            )
-        reservation.status = "consumed"
-        reservation.order_id = order_id
-        reservation.updated_at = now
-        await session.flush()
-
-    @staticmethod
-    def holds(ctx: CallContext, order_id: str, lines: list[tuple[str, int]]) -> list[StockHold]:
-        """The holds an order adds with itself: its stock, until the backend confirms it."""
-        return [
-            StockHold(tenant_id=ctx.tenant_id, sku=sku, quantity=quantity, order_id=order_id)
-            for sku, quantity in lines
-        ]
-
-    async def shortages(
-        self,
-        session: AsyncSession,
-        ctx: CallContext,
-        *,
-        order_id: str,
-        channel: str,
-        lines: list[tuple[str, int]],
-        stock: dict[str, SkuStock] | None,
-    ) -> list[Short]:
-        """In the intake's transaction, the order and its holds already written: the lines
-        the channel could not promise (the order is taken anyway: oversold). Only this step
-        runs under the SKUs' locks, to the commit; everything the order writes was written
-        before. `stock` None: the backend's stock is unknown just now, nothing is short."""
-        if stock is None:
-            return []
-        skus = sorted({sku for sku, _ in lines})
-        rule: ChannelRule = await self._rules.rule_for(ctx.tenant_id, channel, session)
-        await lock_keys(session, lock_names(ctx.tenant_id, skus))
-        held = await held_now(
-            session, skus, utcnow(), snapshot_time(stock, skus), other_than=order_id
-        )
-        short: list[Short] = []
-        for sku, quantity in lines:
-            figure = channel_availability(stock[sku].levels, held[sku], rule)
-            can = promisable(figure)
-            if quantity > can:
-                short.append(Short(sku, None, quantity, can))
-            held[sku][None] += quantity
-        return short
 
     # -- upkeep ---------------------------------------------------------------------------------
 
