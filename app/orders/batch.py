@@ -91,7 +91,14 @@ class IntakeBatcher:
             batch = [item for item in self._queue if item.ctx.tenant_id == tenant][:MAX_BATCH]
             taken = {id(item) for item in batch}
             self._queue = [item for item in self._queue if id(item) not in taken]
-            await self._settle(tenant, batch)
+            try:
+                await self._settle(tenant, batch)
+            except BaseException as error:  # never leave a request waiting for ever
+                for item in batch:
+                    if not item.done.done():
+                        item.done.set_exception(error)
+                if not isinstance(error, Exception):
+                    raise
 
     async def _settle(self, tenant: str, batch: list[Taken]) -> None:
         singles: list[Taken] = []
