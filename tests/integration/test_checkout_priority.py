@@ -58,3 +58,36 @@ async def test_reservations_get_through_while_browsing_is_refused(
     )
     assert reserved == [201] * len(STOCKED), reserved
     assert browsed.count(503) > 0  # browsing was shed meanwhile
+
+
+async def test_a_reservation_the_backend_could_not_answer_is_not_kept_with_its_key(
+    replicas: tuple[Gateway, Gateway],  # noqa: F811
+    odoo: Simulator,  # noqa: F811
+) -> None:
+    """A 503 (the stock could not be read) is no answer to replay: the same key, once the
+    backend is back, reserves."""
+    first, second = replicas
+    _, client = await _tenant(first, second, odoo, {"rate": 500, "burst": 50, "failures": 50})
+    key = payloads.idem()
+    body = {"lines": [{"sku": STOCKED[0], "quantity": 1}], "channel": "web"}
+    # The simulator stops listening for 3 s (its control API too), then comes back.
+    await odoo.control("POST", "faults", {"down": {"mode": "refuse", "seconds": 3}})
+    refused = await first.http.post(
+        "/v1/inventory/reservations",
+        json=body,
+        headers=await first.headers(client, **{"Idempotency-Key": key}),
+    )
+    assert refused.status_code == 503, refused.text
+    assert int(refused.headers["retry-after"]) >= 1
+    deadline = time.monotonic() + 60
+    while True:  # until the backend answers again (the 503s stop)
+        await asyncio.sleep(0.5)
+        again = await second.http.post(
+            "/v1/inventory/reservations",
+            json=body,
+            headers=await second.headers(client, **{"Idempotency-Key": key}),
+        )
+        if again.status_code != 503 or time.monotonic() > deadline:
+            break
+    assert again.status_code == 201, again.text
+    assert "idempotent-replayed" not in again.headers
