@@ -193,16 +193,13 @@ def build_services(settings: Settings) -> Services:
     availability_rules = AvailabilityRules(db)
     inventory_figures = InventoryFigures(db)
     ledger = StockLedger(
-        db,
-        inventory=inventory,
-        rules=availability_rules,
-        figures=inventory_figures,
-        idempotency=idempotency,
-        tenants=tenants,
+        db, inventory=inventory, rules=availability_rules, idempotency=idempotency, tenants=tenants
     )
 
     async def stock_moved(tenant_id: str, skus: list[str]) -> int:
-        return await cache.invalidate(tenant_id, [f"sku:{sku}" for sku in skus])
+        # The levels shown to channels; not what the SKU is, nor the stock the ledger decides
+        # on (an order's hold counts until that stock is newer: app.inventory.holds).
+        return await cache.invalidate(tenant_id, [f"stock:{sku}" for sku in skus])
 
     async def delivered(tenant_id: str, skus: list[str], customer_key: str, order_id: str) -> None:
         await cache.invalidate(tenant_id, [f"sku:{sku}" for sku in skus])

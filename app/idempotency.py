@@ -2,18 +2,23 @@
 24 h and replayed for the same request; the same key with another body is refused (422);
 while the first is still being processed, a repeat gets 409.
 
-Records live in the database, scoped by tenant and client, so every replica sees them. The
-in-flight lock lapses after `lock_seconds`, so a request whose process died can be retried.
+Records live in the database, scoped by tenant and client, so every replica sees them. A create
+whose whole effect is in our database (an order, a reservation) claims its key inside its own
+transaction (`claim_in`): the record is written with the order and its answer, in one commit,
+and while that transaction runs, a PostgreSQL advisory lock on the key (taken without waiting)
+tells any replica the key is in flight. A create with an effect elsewhere (a customer written
+to the backend) claims the key first in a transaction of its own (`begin`); that in-flight
+record lapses after `lock_seconds`, so a request whose process died can be retried.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import msgspec
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,15 +41,19 @@ class StoredResponse:
     status: int
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
+    # Read back from an earlier request with the key (never stored itself).
+    replayed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class IdempotencyClaim:
-    """The right to process one keyed request; `complete` it with the response."""
+    """One keyed request: the right to process it once `begin` or `claim_in` granted it;
+    `complete` it with the response."""
 
     tenant_id: str
     client_id: str
     key: str
+    fingerprint: str
 
 
 def parse_key(value: str | None, *, required: bool) -> str | None:
@@ -79,71 +88,125 @@ class IdempotencyStore:
     async def begin(
         self, tenant_id: str, client_id: str, key: str, request_fingerprint: str
     ) -> IdempotencyClaim | StoredResponse:
+        """Claim the key in a transaction of its own (for work with effects outside the
+        database): the claim, or the response to replay."""
+        claim = IdempotencyClaim(tenant_id, client_id, key, request_fingerprint)
         for _ in range(3):
             try:
-                return await self._begin(tenant_id, client_id, key, request_fingerprint)
+                async with self._db.session(tenant_id, write=True) as session:
+                    replay = await self.claim_in(session, claim)
+                return replay if replay is not None else claim
             except IntegrityError:
                 continue  # another replica inserted the same key first: read what it wrote
         raise IdempotencyInFlight("a request with this Idempotency-Key is being processed")
 
-    async def _begin(
-        self, tenant_id: str, client_id: str, key: str, request_fingerprint: str
-    ) -> IdempotencyClaim | StoredResponse:
-        now = utcnow()
-        async with self._db.session(tenant_id, write=True) as session:
-            # The common case, a new key, in one statement; the rest read what is there.
-            claimed = await session.scalar(
-                insert_for(session)(IdempotencyRecord)
-                .values(
-                    tenant_id=tenant_id,
-                    client_id=client_id,
-                    key=key,
-                    fingerprint=request_fingerprint,
-                    state="in_flight",
-                    locked_until=now + self._lock,
-                    expires_at=now + self._ttl,
-                )
-                .on_conflict_do_nothing()
-                .returning(IdempotencyRecord.key)
+    async def claim_in(
+        self, session: AsyncSession, claim: IdempotencyClaim
+    ) -> StoredResponse | None:
+        """Claim the key in the caller's transaction: None to go ahead (the record commits
+        with the caller's work, or vanishes with it), else the stored response to replay.
+        Raises 409 while another request with the key is in flight, 422 for another body."""
+        if session.bind is not None and session.bind.dialect.name == "postgresql":
+            # Held until this transaction ends, on every replica; never waited for.
+            locked = await session.scalar(
+                text("SELECT pg_try_advisory_xact_lock(hashtextextended(:name, 0))"),
+                {"name": f"idem:{claim.tenant_id}:{claim.client_id}:{claim.key}"},
             )
-            if claimed is not None:
-                return IdempotencyClaim(tenant_id, client_id, key)
-            row = await self._find(session, client_id, key)
-            if row is not None and row.expires_at <= now:
-                await session.delete(row)
-                await session.flush()
-                row = None
-            if row is None:
-                session.add(
-                    IdempotencyRecord(
-                        tenant_id=tenant_id,
-                        client_id=client_id,
-                        key=key,
-                        fingerprint=request_fingerprint,
-                        state="in_flight",
-                        locked_until=now + self._lock,
-                        expires_at=now + self._ttl,
-                    )
-                )
-                await session.flush()
-                return IdempotencyClaim(tenant_id, client_id, key)
-            if row.fingerprint != request_fingerprint:
-                raise IdempotencyKeyReused(
-                    "this Idempotency-Key was used for a different request; use a new key"
-                )
-            if row.state == "completed" and row.response_status is not None:
-                return StoredResponse(
-                    status=row.response_status,
-                    body=row.response_body or b"",
-                    headers=dict(row.response_headers or {}),
-                )
-            if row.locked_until > now:
+            if not locked:
                 raise IdempotencyInFlight(
                     "a request with this Idempotency-Key is still being processed; retry shortly",
                     headers={"Retry-After": "1"},
                 )
-            row.locked_until = now + self._lock  # the first attempt died: take over
-            return IdempotencyClaim(tenant_id, client_id, key)
+        now = utcnow()
+        # The common case, a new key, in one statement; the rest read what is there.
+        claimed = await session.scalar(
+            insert_for(session)(IdempotencyRecord)
+            .values(
+                tenant_id=claim.tenant_id,
+                client_id=claim.client_id,
+                key=claim.key,
+                fingerprint=claim.fingerprint,
+                state="in_flight",
+                locked_until=now + self._lock,
+                expires_at=now + self._ttl,
+            )
+            .on_conflict_do_nothing()
+            .returning(IdempotencyRecord.key)
+        )
+        if claimed is not None:
+            return None
+        row = await self._find(session, claim.client_id, claim.key)
+        if row is not None and row.expires_at <= now:
+            await session.delete(row)
+            await session.flush()
+            row = None
+        if row is None:
+            session.add(
+                IdempotencyRecord(
+                    tenant_id=claim.tenant_id,
+                    client_id=claim.client_id,
+                    key=claim.key,
+                    fingerprint=claim.fingerprint,
+                    state="in_flight",
+                    locked_until=now + self._lock,
+                    expires_at=now + self._ttl,
+                )
+            )
+            await session.flush()
+            return None
+        stored = self._answer(row, claim)
+        if stored is not None:
+            return stored
+        if row.locked_until > now:
+            raise IdempotencyInFlight(
+                "a request with this Idempotency-Key is still being processed; retry shortly",
+                headers={"Retry-After": "1"},
+            )
+        row.locked_until = now + self._lock  # the first attempt died: take over
+        return None
+
+    async def lookup(self, claim: IdempotencyClaim) -> StoredResponse | None:
+        """What an earlier request with the key answered, if it finished (422 if it had
+        another body): asked when this one failed before its transaction, so that a repeat
+        of a completed request replays even if it would no longer pass."""
+        async with self._db.session(claim.tenant_id) as session:
+            row = await self._find(session, claim.client_id, claim.key)
+        if row is None or row.expires_at <= utcnow():
+            return None
+        return self._answer(row, claim)
+
+    @staticmethod
+    def _answer(row: IdempotencyRecord, claim: IdempotencyClaim) -> StoredResponse | None:
+        if row.fingerprint != claim.fingerprint:
+            raise IdempotencyKeyReused(
+                "this Idempotency-Key was used for a different request; use a new key"
+            )
+        if row.state == "completed" and row.response_status is not None:
+            return StoredResponse(
+                status=row.response_status,
+                body=row.response_body or b"",
+                headers=dict(row.response_headers or {}),
+                replayed=True,
+            )
+        return None
+
+    def completed_values(
+        self, claim: IdempotencyClaim, response: StoredResponse, now: datetime
+    ) -> dict[str, object]:
+        """The record of a key claimed and answered in one go (a row to insert)."""
+        return {
+            "tenant_id": claim.tenant_id,
+            "client_id": claim.client_id,
+            "key": claim.key,
+            "fingerprint": claim.fingerprint,
+            "state": "completed",
+            "response_status": response.status,
+            "response_body": response.body,
+            "response_headers": response.headers,
+            "locked_until": now,
+            "created_at": now,
+            "expires_at": now + self._ttl,
+        }
 
     async def complete(
         self,

@@ -28,10 +28,13 @@ def inventory_page_tags(
     page: InventoryLevelPage, skus: Iterable[str], locations: Iterable[str]
 ) -> list[str]:
     """Tagged with the SKUs and locations asked for too: a page that showed nothing for a SKU
-    must go when that SKU gets stock."""
+    must go when that SKU gets stock. `stock:<sku>`: the backend's stock of it moved (an order
+    of ours delivered)."""
     return [
         "list:inventory",
         *(f"sku:{level.sku}" for level in page.data),
+        *(f"stock:{level.sku}" for level in page.data),
+        *(f"stock:{sku}" for sku in skus),
         *(f"location:{level.location_id}" for level in page.data),
         *(f"sku:{sku}" for sku in skus),
         *(f"location:{location}" for location in locations),

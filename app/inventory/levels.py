@@ -100,6 +100,9 @@ class InventoryService:
         return dict(zip(skus, found, strict=True))
 
     async def _read_stock(self, ctx: CallContext, sku: str) -> SkuStock:
+        # When the read began: whatever the backend had taken over before then is in what it
+        # reports (app.inventory.reservations.held_now relies on this).
+        as_of = datetime.now(UTC)
         backends = await self._backends.for_tenant(ctx.tenant_id)
         source = backends.names["inventory"]
         levels: list[StockAt] = []
@@ -117,7 +120,7 @@ class InventoryService:
             cursor = page.next_cursor
             if not cursor:
                 break
-        return SkuStock(levels=levels, as_of=datetime.now(UTC))
+        return SkuStock(levels=levels, as_of=as_of)
 
     async def _observe(
         self, ctx: CallContext, levels: list[InventoryLevel], locations: list[str]

@@ -1,17 +1,22 @@
-"""A tenant's channel availability rules and the counters of what stock holding came to: kept
-in the database, so every replica applies and counts the same."""
+"""A tenant's channel availability rules, and the figures of what stock holding came to: kept
+in the database, so every replica applies and counts the same.
+
+The figures are counted from what happened, not kept as counters beside it: each reservation
+is a row (created, then released, expired or consumed; a refused one is a row too) and each
+oversold order has its `order.oversold` event. Counting them when the figures are asked for
+keeps them exact without a shared row that every reservation of a channel would have to lock."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from decimal import Decimal
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, case, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.inventory.availability import ChannelRule
 from app.store.database import Database, insert_for
-from app.store.models import AvailabilityRuleRow, InventoryCounter
+from app.store.models import AvailabilityRuleRow, OrderEventRow, OrderRow, ReservationRow
 from app.store.types import utcnow
 
 BASIS_POINTS = 10_000
@@ -91,33 +96,39 @@ class InventoryFigures:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    @staticmethod
-    async def add(
-        session: AsyncSession, tenant_id: str, channel: str, name: str, count: int = 1
-    ) -> None:
-        """Count `name` up by `count`, in the caller's transaction."""
-        assert name in COUNTERS, name
-        statement = insert_for(session)(InventoryCounter).values(
-            tenant_id=tenant_id, channel=channel, name=name, value=count
-        )
-        await session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["tenant_id", "channel", "name"],
-                set_={"value": InventoryCounter.value + count},
-            )
-        )
-
-    async def add_alone(self, tenant_id: str, channel: str, name: str, count: int = 1) -> None:
-        async with self._db.session(tenant_id, write=True) as session:
-            await self.add(session, tenant_id, channel, name, count)
-
     async def by_channel(self, tenant_id: str) -> dict[str, dict[str, int]]:
-        """Every counter of the tenant, per channel (0 where nothing happened yet)."""
+        """Every figure of the tenant, per channel (0 where nothing happened yet)."""
+        now = utcnow()
+        # An active reservation past its time has expired, swept or not.
+        outcome = case(
+            (
+                and_(ReservationRow.status == "active", ReservationRow.expires_at <= now),
+                "expired",
+            ),
+            else_=ReservationRow.status,
+        )
+        figures: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(COUNTERS, 0))
         async with self._db.session(tenant_id) as session:
-            rows = await session.execute(
-                select(InventoryCounter.channel, InventoryCounter.name, InventoryCounter.value)
+            reservations = await session.execute(
+                select(ReservationRow.channel, outcome, func.count()).group_by(
+                    ReservationRow.channel, outcome
+                )
             )
-            figures: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(COUNTERS, 0))
-            for channel, name, value in rows:
-                figures[channel][name] = value
+            for channel, status, count in reservations:
+                row = figures[channel]
+                if status == "refused":
+                    row["reservations_refused"] += count
+                    continue
+                row["reservations_created"] += count
+                if status in ("released", "expired", "consumed"):
+                    row[f"reservations_{status}"] += count
+            oversold = await session.execute(
+                select(OrderRow.channel, func.count(func.distinct(OrderEventRow.order_id)))
+                .select_from(OrderEventRow)
+                .join(OrderRow, OrderRow.id == OrderEventRow.order_id)
+                .where(OrderEventRow.type == "order.oversold")
+                .group_by(OrderRow.channel)
+            )
+            for channel, count in oversold:
+                figures[channel]["orders_oversold"] += count
         return dict(sorted(figures.items()))

@@ -1,13 +1,13 @@
-"""Order intake: validate a channel's order, then store it, its `received` event, its outbox
-entry and the idempotency record in one transaction. The ERP is not called on this path
-beyond best-effort checks (SKUs, customer): its slowness or outage never fails intake."""
+"""Order intake: validate a channel's order (app.orders.validation), then store it, its
+`received` event, its holds, its outbox entry and the idempotency record in one transaction,
+shared with the other orders this process is taking at the moment (app.orders.batch). The ERP
+is not called on this path beyond best-effort checks (SKUs, customer, stock, all cached): its
+slowness or outage never fails intake."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -18,103 +18,29 @@ from app.catalog.service import CatalogService
 from app.context import CallContext
 from app.customers.service import CustomerService
 from app.idempotency import IdempotencyClaim, IdempotencyStore, StoredResponse
-from app.inventory.reservations import StockLedger, shortage
+from app.inventory.holds import shortage
+from app.inventory.reservations import StockLedger
+from app.orders.batch import IntakeBatcher, Taken, outbox_entry
 from app.orders.events import record_note, record_received
+from app.orders.validation import check_placed_at, compute_lines, compute_totals
 from app.orders.views import to_order
 from app.problems import (
     BackendUnavailableError,
     Conflict,
     FieldError,
-    InvalidRequest,
     NotFound,
     Unprocessable,
 )
 from app.shield.policy import priority
 from app.store.database import Database
 from app.store.ids import new_id
-from app.store.models import OrderRow, OutboxEntry
+from app.store.models import OrderRow
 from app.tenancy.tenants import TenantDirectory
-from contracts.v1 import Money, Order, OrderCreate, OrderLine, OrderTotals
+from contracts.v1 import Order, OrderCreate
 
 log = logging.getLogger("gateway.orders")
 
 SUBMIT = "order.submit"
-
-
-# Amounts are decimal strings of at most 15 integer digits (contracts.v1.common.AmountStr).
-MAX_AMOUNT = Decimal(10) ** 15
-EARLIEST_PLACED_AT = datetime(2000, 1, 1, tzinfo=UTC)
-PLACED_AT_LEEWAY = timedelta(days=1)
-
-
-def _bounded(value: Decimal, field: str) -> Decimal:
-    if abs(value) >= MAX_AMOUNT:
-        raise Unprocessable(
-            f"{field} is too large", errors=[FieldError(field, "amounts must stay below 10^15")]
-        )
-    return value
-
-
-def check_placed_at(placed_at: datetime) -> datetime:
-    """`placed_at` in UTC, within 2000-01-01 .. now + 1 day."""
-    problem = InvalidRequest(
-        "placed_at is out of range",
-        errors=[
-            FieldError("placed_at", "must be an RFC 3339 time between 2000-01-01 and tomorrow")
-        ],
-    )
-    if placed_at.tzinfo is None:
-        raise InvalidRequest(
-            "placed_at needs a UTC offset",
-            errors=[FieldError("placed_at", "RFC 3339 with offset, e.g. Z")],
-        )
-    try:
-        value = placed_at.astimezone(UTC)
-    except OverflowError:
-        raise problem from None
-    if not EARLIEST_PLACED_AT <= value <= datetime.now(UTC) + PLACED_AT_LEEWAY:
-        raise problem
-    return value
-
-
-def compute_lines(data: OrderCreate) -> tuple[list[OrderLine], str]:
-    currencies = {line.unit_price.currency for line in data.lines}
-    if len(currencies) != 1:
-        raise Unprocessable(
-            "all lines of an order must be priced in one currency",
-            errors=[FieldError("lines", "mixed currencies: " + ", ".join(sorted(currencies)))],
-        )
-    currency = currencies.pop()
-    lines = [
-        OrderLine(
-            sku=line.sku,
-            quantity=line.quantity,
-            unit_price=line.unit_price,
-            line_total=Money.of(
-                _bounded(line.unit_price.value * line.quantity, f"lines[{index}].unit_price"),
-                currency,
-            ),
-        )
-        for index, line in enumerate(data.lines)
-    ]
-    return lines, currency
-
-
-def compute_totals(data: OrderCreate, lines: list[OrderLine], currency: str) -> OrderTotals:
-    if data.totals is None:
-        subtotal = Money.of(
-            _bounded(sum((line.line_total.value for line in lines), Decimal(0)), "lines"), currency
-        )
-        return OrderTotals(subtotal=subtotal, total=subtotal)
-    totals = data.totals
-    errors = [
-        FieldError(f"totals.{name}", f"must be in {currency}, like the lines")
-        for name in ("subtotal", "shipping", "tax", "discount", "total")
-        if (money := getattr(totals, name)) is not None and money.currency != currency
-    ]
-    if errors:
-        raise Unprocessable("totals must be in the currency of the lines", errors=errors)
-    return totals
 
 
 class OrderIntake:
@@ -136,6 +62,7 @@ class OrderIntake:
         self._customers = customers
         self._idempotency = idempotency
         self._on_accepted = on_accepted
+        self._batcher = IntakeBatcher(db, idempotency, ledger, self._store_one)
 
     async def accept(
         self,
@@ -180,24 +107,63 @@ class OrderIntake:
             correlation_id=ctx.correlation_id,
             event_count=0,
         )
+        item = Taken(
+            ctx=ctx,
+            claim=claim,
+            order=order,
+            received={"unverified": unverified} if unverified else None,
+            lines=[(line.sku, line.quantity) for line in lines],
+            stock=stock,
+            render=render,
+        )
+        # An order citing a reservation is taken alone (it must first consume it); the
+        # others are stored with whatever else this process is taking meanwhile.
+        if data.reservation_id is not None:
+            response = await self._store_one(item)
+        else:
+            response = await self._batcher.store(item)
+        self._on_accepted()
+        return response
+
+    async def _store_one(self, item: Taken) -> StoredResponse:
+        """Store one order in a transaction of its own."""
+        ctx, order, claim = item.ctx, item.order, item.claim
         try:
             async with self._db.session(ctx.tenant_id, write=True) as session:
-                # The stock first: consume the reservation cited, hold what the order takes
-                # until the backend confirms it, and learn whether the channel could promise it
-                # (if not, the order is taken all the same: the customer has paid).
-                short, holds = await self._ledger.hold_for_order(
-                    session,
-                    ctx,
-                    order_id=order.id,
-                    channel=data.channel,
-                    lines=[(line.sku, line.quantity) for line in lines],
-                    reservation_id=data.reservation_id,
-                    stock=stock,
-                )
+                # The key first: claimed with the order, in this transaction (a repeat of a
+                # request that finished replays its answer; one still running is 409).
+                replay = await self._idempotency.claim_in(session, claim)
+                if replay is not None:
+                    return replay
+                skus = sorted({sku for sku, _ in item.lines})
+                if order.reservation_id is not None:
+                    await self._ledger.orders.consume(
+                        session,
+                        ctx,
+                        reservation_id=order.reservation_id,
+                        order_id=order.id,
+                        channel=order.channel,
+                        skus=skus,
+                    )
                 session.add(order)
                 # One flush inserts the order before its event (the unit of work follows the
                 # foreign key), with the event count already set: no UPDATE after the INSERT.
-                record_received(session, order, {"unverified": unverified} if unverified else None)
+                record_received(session, order, item.received)
+                session.add_all(self._ledger.orders.holds(ctx, order.id, item.lines))
+                session.add(outbox_entry(ctx, order.id))
+                await session.flush()
+                response = item.render(to_order(order))
+                await self._idempotency.complete(claim, response, session)
+                # Last, under the SKUs' locks until the commit: could the channel promise it?
+                # If not, the order is taken all the same (the customer has paid), noted.
+                short = await self._ledger.orders.shortages(
+                    session,
+                    ctx,
+                    order_id=order.id,
+                    channel=order.channel,
+                    lines=item.lines,
+                    stock=item.stock,
+                )
                 if short:
                     record_note(
                         session,
@@ -205,32 +171,20 @@ class OrderIntake:
                         "order.oversold",
                         cause="channel",
                         correlation_id=ctx.correlation_id,
-                        detail={"lines": [shortage(item) for item in short]},
+                        detail={"lines": [shortage(s) for s in short]},
                     )
-                session.add_all(holds)
-                session.add(
-                    OutboxEntry(
-                        id=new_id("obx"),
-                        tenant_id=ctx.tenant_id,
-                        kind=SUBMIT,
-                        subject_id=order.id,
-                        state="pending",
-                        correlation_id=ctx.correlation_id,
-                    )
-                )
-                await session.flush()
-                response = render(to_order(order))
-                await self._idempotency.complete(claim, response, session)
+                    await session.flush()
+                    response = item.render(to_order(order))
+                    await self._idempotency.complete(claim, response, session)
         except IntegrityError:
-            existing = await self._find_by_reference(ctx, data.channel, data.external_reference)
+            existing = await self._find_by_reference(ctx, order.channel, order.external_reference)
             if existing is None:
                 raise
             raise Conflict(
-                f"order {data.external_reference} of channel {data.channel} "
+                f"order {order.external_reference} of channel {order.channel} "
                 f"was already received as {existing}",
                 extra={"existing_id": existing},
             ) from None
-        self._on_accepted()
         return response
 
     async def _check_channel(self, ctx: CallContext, channel: str) -> None:

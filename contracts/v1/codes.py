@@ -418,3 +418,31 @@ CURRENCY_CODES: frozenset[str] = frozenset(
         "ZWG",
     }
 )
+
+# ISO 4217 minor units (digits after the decimal point) of the currencies above that do not
+# have two; every other one has two.
+CURRENCY_MINOR_UNITS: dict[str, int] = {
+    "BHD": 3,
+    "BIF": 0,
+    "CLP": 0,
+    "DJF": 0,
+    "GNF": 0,
+    "IQD": 3,
+    "ISK": 0,
+    "JOD": 3,
+    "JPY": 0,
+    "KMF": 0,
+    "KRW": 0,
+    "KWD": 3,
+    "LYD": 3,
+    "OMR": 3,
+    "PYG": 0,
+    "RWF": 0,
+    "TND": 3,
+    "UGX": 0,
+    "VND": 0,
+    "VUV": 0,
+    "XAF": 0,
+    "XOF": 0,
+    "XPF": 0,
+}

@@ -7,7 +7,7 @@ from typing import Annotated, Generic, TypeVar
 
 import msgspec
 
-from contracts.v1.codes import COUNTRY_CODES, CURRENCY_CODES
+from contracts.v1.codes import COUNTRY_CODES, CURRENCY_CODES, CURRENCY_MINOR_UNITS
 
 T = TypeVar("T")
 
@@ -33,6 +33,8 @@ CountryCode = Annotated[
 ]
 ShortText = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 OptionalText = Annotated[str, msgspec.Meta(max_length=200)]
+# A phone number as written (free form), but never control characters (C0, DEL, C1).
+PhoneText = Annotated[str, msgspec.Meta(max_length=40, pattern=r"^[^\x00-\x1f\x7f-\x9f]*$")]
 
 
 class Money(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -50,16 +52,36 @@ class Money(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     def value(self) -> Decimal:
         return Decimal(self.amount)
 
+    @property
+    def minor_units(self) -> int:
+        """The currency's ISO 4217 minor units: 2 for EUR, 0 for JPY, 3 for KWD."""
+        return minor_units(self.currency)
+
+    def fits_currency(self) -> bool:
+        """Whether the amount can be paid in the currency: no more (significant) decimals
+        than its minor units ("1.50" JPY cannot, "1.001" EUR cannot, "1.10" EUR can)."""
+        exponent = self.value.normalize().as_tuple().exponent
+        return isinstance(exponent, int) and -exponent <= self.minor_units
+
     @classmethod
     def of(cls, value: Decimal, currency: str) -> Money:
-        """Money from a Decimal: at least two decimals, more only when the value needs them."""
-        cents = Decimal("0.01")
+        """Money from a Decimal: at least the currency's minor units of decimals (two for
+        EUR), more (up to four) only when the value needs them."""
         if value.as_tuple().exponent < -4:  # type: ignore[operator]
             value = value.quantize(Decimal("0.0001"), rounding=ROUND_HALF_EVEN)
         value = value.normalize()
         exponent = value.as_tuple().exponent
-        shown = value.quantize(cents) if isinstance(exponent, int) and exponent > -2 else value
+        places = minor_units(currency)
+        shown = (
+            value.quantize(Decimal(1).scaleb(-places))
+            if isinstance(exponent, int) and exponent > -places
+            else value
+        )
         return cls(amount=format(shown, "f"), currency=currency)
+
+
+def minor_units(currency: str) -> int:
+    return CURRENCY_MINOR_UNITS.get(currency, 2)
 
 
 class Address(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -74,7 +96,7 @@ class Address(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=T
     region: OptionalText | None = None
     postal_code: Annotated[str, msgspec.Meta(min_length=1, max_length=20)]
     country: CountryCode
-    phone: Annotated[str, msgspec.Meta(max_length=40)] | None = None
+    phone: PhoneText | None = None
 
     def __post_init__(self) -> None:
         if self.country not in COUNTRY_CODES:

@@ -182,6 +182,10 @@ def _lines(*lines: dict[str, Any]) -> Mutation:
     return _set("lines", list(lines))
 
 
+def _eur(amount: str) -> dict[str, str]:
+    return {"amount": amount, "currency": "EUR"}
+
+
 def _raw(content: bytes) -> Mutation:
     return lambda _body: content
 
@@ -332,6 +336,66 @@ INVALID_ORDERS = [
         422,
         "totals.total",
         id="totals-in-another-currency",
+    ),
+    # Totals: checked against the lines (2 x 16.00 EUR), never negative.
+    pytest.param(
+        _set("totals", {"subtotal": _eur("-32.00"), "total": _eur("-32.00")}),
+        422,
+        "totals.subtotal",
+        id="totals-negative",
+    ),
+    pytest.param(
+        _set(
+            "totals",
+            {"subtotal": _eur("32.00"), "discount": _eur("-5.00"), "total": _eur("37.00")},
+        ),
+        422,
+        "totals.discount",
+        id="totals-negative-discount",
+    ),
+    pytest.param(
+        _set("totals", {"subtotal": _eur("30.00"), "total": _eur("30.00")}),
+        422,
+        "totals.subtotal",
+        id="totals-subtotal-not-the-lines",
+    ),
+    pytest.param(
+        _set(
+            "totals",
+            {"subtotal": _eur("32.00"), "shipping": _eur("4.95"), "total": _eur("32.00")},
+        ),
+        422,
+        "totals.total",
+        id="totals-total-does-not-add-up",
+    ),
+    # Amounts with more decimals than their currency has (ISO 4217 minor units).
+    pytest.param(
+        _lines(_line(amount="1.50", currency="JPY")),
+        422,
+        "lines[0].unit_price.amount",
+        id="amount-JPY-with-decimals",
+    ),
+    pytest.param(
+        _lines(_line(amount="1.001")), 422, "lines[0].unit_price.amount", id="amount-EUR-1.001"
+    ),
+    pytest.param(
+        _set("totals", {"subtotal": _eur("32.00"), "total": _eur("32.001")}),
+        422,
+        "totals.total.amount",
+        id="totals-amount-EUR-3-decimals",
+    ),
+    # Phones: no control characters.
+    pytest.param(
+        _set("shipping_address.phone", "+31 20\n555 0100"),
+        400,
+        "shipping_address.phone",
+        id="phone-with-newline",
+    ),
+    pytest.param(
+        _set("billing_address", {**payloads.address(), "phone": "+31\u0007 20 555"}),
+        400,
+        "billing_address.phone",
+        id="phone-with-bell",
     ),
     # Countries.
     pytest.param(

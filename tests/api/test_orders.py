@@ -40,14 +40,22 @@ async def test_order_is_accepted_and_reaches_the_backend_with_events(gateway: Ga
             f"/v1/orders/{order['id']}/events", headers=await gateway.headers(CLIENT)
         )
     ).json()
-    kinds = [(e["type"], e["previous_status"], e["status"], e["cause"]) for e in events["data"]]
+    # The demo stock of the SKU runs short once earlier tests have ordered it, and an order
+    # beyond the stock is taken with an `order.oversold` note (tests/api/test_reservations.py
+    # covers that): this test is about the order's states.
+    kinds = [
+        (e["type"], e["previous_status"], e["status"], e["cause"])
+        for e in events["data"]
+        if e["type"] != "order.oversold"
+    ]
     assert kinds == [
         ("order.received", None, "received", "channel"),
         ("order.submitted", "received", "submitted", "worker"),
         ("order.accepted", "submitted", "accepted", "backend"),
     ]
     assert {e["correlation_id"] for e in events["data"]} == {"corr-order-1"}
-    assert events["data"][1]["backend_reference"] == done["backend_reference"]
+    submitted = next(e for e in events["data"] if e["type"] == "order.submitted")
+    assert submitted["backend_reference"] == done["backend_reference"]
 
 
 async def test_the_backend_holds_one_sale_per_order_even_when_posted_twice(

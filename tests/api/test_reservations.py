@@ -58,10 +58,12 @@ SKU_RULES = POOL[13]
 SKU_CHANNEL_LIMIT = POOL[14]
 SKU_ISOLATION = POOL[15]
 SKU_SCOPE = POOL[16]
+
 SKU_BAD_INPUT = POOL[17]
 SKU_MISSING_KEY = POOL[18]
 SKU_TWO_LOCATIONS = POOL[19]
 SKU_READ_ONLY = POOL[20]
+SKU_REFUSED_REPLAY = POOL[21]
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -430,6 +432,37 @@ async def test_the_same_key_and_body_replay_the_reservation_and_hold_stock_once(
 
     assert (await release(gateway, first.json()["id"])).status_code == 204
     assert await available(gateway, sku) == 10
+
+
+async def test_a_refusal_is_the_first_answer_too_and_replays_without_a_second_look(
+    gateway: Gateway,
+) -> None:
+    sku = SKU_REFUSED_REPLAY
+    await stock(gateway, sku, {"DC1": (3, 0, 0)})
+    counted = await figures(gateway, "web")
+    key = payloads.idem()
+    body = {"lines": [line(sku, 4)], "channel": "web", "ttl_seconds": 600}
+
+    first = await post_reservation(gateway, body, key=key)
+    assert_problem(first, 409, slug="insufficient-stock")
+    assert "idempotent-replayed" not in first.headers
+    # Enough stock now: the same key and body still get the first answer, not a new look.
+    await stock(gateway, sku, {"DC1": (10, 0, 0)})
+    again = await post_reservation(gateway, body, key=key)
+    assert again.status_code == 409, again.text
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.headers["content-type"].startswith(PROBLEM)
+    assert again.content == first.content
+    after = await figures(gateway, "web")
+    assert after["reservations_refused"] == counted["reservations_refused"] + 1
+    assert after["reservations_created"] == counted["reservations_created"]
+    assert await available(gateway, sku) == 10
+    # Another body under the key is still refused as such; a new key reserves.
+    other = {"lines": [line(sku, 1)], "channel": "web", "ttl_seconds": 600}
+    assert_problem(await post_reservation(gateway, other, key=key), 422)
+    fresh = await post_reservation(gateway, body)
+    assert fresh.status_code == 201, fresh.text
+    assert (await release(gateway, fresh.json()["id"])).status_code == 204
 
 
 async def test_a_reservation_without_an_idempotency_key_is_400_and_holds_nothing(

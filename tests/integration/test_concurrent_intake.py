@@ -55,3 +55,34 @@ async def test_concurrent_requests_with_one_key_create_one_order(gateway: Gatewa
         headers=await gateway.headers(CLIENT),
     )
     assert len(listed.json()["data"]) == 1
+
+
+async def test_a_duplicate_reference_among_concurrent_orders_fails_alone(
+    gateway: Gateway,
+) -> None:
+    """Orders arriving together are stored together; one that cannot be stored (its reference
+    was just taken by another) is refused alone, and every other is taken."""
+    bodies = [payloads.order(channel="marketplace") for _ in range(12)]
+    bodies.append({**bodies[5]})  # the same reference again, under another key
+
+    async def place(body: dict[str, object]) -> tuple[int, dict[str, object]]:
+        response = await gateway.http.post(
+            "/v1/orders",
+            json=body,
+            headers=await gateway.headers(CLIENT, **{"Idempotency-Key": payloads.idem()}),
+        )
+        return response.status_code, response.json()
+
+    results = await asyncio.gather(*(place(body) for body in bodies))
+    statuses = sorted(status for status, _ in results)
+    assert statuses == [202] * 12 + [409], results
+    refused = next(answer for status, answer in results if status == 409)
+    taken = {str(answer["id"]) for status, answer in results if status == 202}
+    assert refused["existing_id"] in taken
+    for body in bodies[:12]:
+        listed = await gateway.http.get(
+            "/v1/orders",
+            params={"external_reference": body["external_reference"], "channel": "marketplace"},
+            headers=await gateway.headers(CLIENT),
+        )
+        assert len(listed.json()["data"]) == 1

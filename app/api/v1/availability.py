@@ -12,11 +12,11 @@ from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 from app.api.body import StrictBody
 from app.api.deps import Ctx, ServicesDep
 from app.api.guards import requires
-from app.api.idempotent import run_idempotent
+from app.api.idempotent import run_idempotent, stored_problem
 from app.api.openapi import GET_ONE, READ, WRITE, problems
 from app.api.responses import json_response
 from app.idempotency import HEADER, IdempotencyClaim, StoredResponse, parse_key
-from app.problems import InvalidParameter
+from app.problems import GatewayError, InvalidParameter
 from contracts.v1.availability import AvailabilityList, Reservation, ReservationCreate
 
 MAX_SKUS = 100
@@ -88,8 +88,11 @@ class ReservationController(Controller):
                 headers={"Location": f"{self.path}/{reservation.id}"},
             )
 
+        def refuse(error: GatewayError) -> StoredResponse:
+            return stored_problem(request, error)
+
         async def reserve(claim: IdempotencyClaim) -> StoredResponse:
-            return await services.ledger.reserve(ctx, data, claim, render)
+            return await services.ledger.reserve(ctx, data, claim, render, refuse)
 
         return await run_idempotent(request, services, ctx, key, reserve)
 

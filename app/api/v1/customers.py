@@ -133,7 +133,7 @@ class CustomerController(Controller):
             await services.idempotency.complete(claim, stored)
             return stored
 
-        return await run_idempotent(request, services, ctx, key, create)
+        return await run_idempotent(request, services, ctx, key, create, claim_first=True)
 
     @patch(
         "/{customer_id:str}",
