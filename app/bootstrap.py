@@ -202,7 +202,7 @@ def build_services(settings: Settings) -> Services:
         return await cache.invalidate(tenant_id, [f"stock:{sku}" for sku in skus])
 
     async def delivered(tenant_id: str, skus: list[str], customer_key: str, order_id: str) -> None:
-        await cache.invalidate(tenant_id, [f"sku:{sku}" for sku in skus])
+        await stock_moved(tenant_id, skus)
         await shadow.wrote(tenant_id, "inventory", {sku: ["*"] for sku in skus})
         # The backend may keep the order's address on its customer; a guest order created it.
         created = customer_key == new_customer_key_for(order_id)
