@@ -14,6 +14,8 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, OAuthFlow, OAuthFlows, SecurityScheme, Server
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from adapters.odoo import OdooBackend
 from adapters.sandbox import SandboxBackend
@@ -42,7 +44,8 @@ from app.auth.tokens import TokenIssuer, TokenVerifier
 from app.cache.edge import edge_cache_middleware
 from app.cache.entry import freshness_from
 from app.cache.reads import CachedReads
-from app.cache.stores import MemoryCacheStore, RedisCacheStore
+from app.cache.redis_store import RedisCacheStore
+from app.cache.stores import MemoryCacheStore
 from app.catalog.service import CatalogService
 from app.crypto import SecretBox, load_or_create_master_key
 from app.customers.service import CustomerService
@@ -156,7 +159,18 @@ def build_services(settings: Settings) -> Services:
     registry = AdapterRegistry()
     register_adapters(registry, db)
     bindings = BindingStore(db, box, registry)
-    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    redis = (
+        Redis.from_url(
+            settings.redis_url,
+            socket_timeout=settings.redis.timeout,
+            socket_connect_timeout=settings.redis.connect_timeout,
+            # One quick retry (a pooled connection Redis closed); no backoff: a Redis that
+            # does not answer must cost a request one timeout, not a series of them.
+            retry=Retry(NoBackoff(), 1),
+        )
+        if settings.redis_url
+        else None
+    )
     shields = ShieldRegistry(RedisShieldStore(redis) if redis is not None else None)
     backends = BackendResolver(bindings, registry, shields=shields)
     cursors = CursorCodec(box)
@@ -165,8 +179,11 @@ def build_services(settings: Settings) -> Services:
     )
     tenants = TenantDirectory(db)
     cache = CachedReads(
-        RedisCacheStore(redis) if redis is not None else MemoryCacheStore(),
+        RedisCacheStore(redis, retry_after_failure=settings.redis.retry_after_failure)
+        if redis is not None
+        else MemoryCacheStore(),
         freshness_from(settings.cache_freshness),
+        on_generation=backends.invalidate,
     )
 
     async def forget_cached(tenant_id: str) -> int:
@@ -178,7 +195,11 @@ def build_services(settings: Settings) -> Services:
     shadow = ShadowReads(db, migrations, bindings, backends)
     catalog = CatalogService(backends, cursors, shadow, cache=cache)
     customers = CustomerService(backends, cursors, shadow, cache)
-    quota_store = RedisQuotaStore(redis) if redis is not None else MemoryQuotaStore()
+    quota_store = (
+        RedisQuotaStore(redis, retry_after_failure=settings.redis.retry_after_failure)
+        if redis is not None
+        else MemoryQuotaStore()
+    )
     inventory = InventoryService(backends, cursors, shadow, cache=cache)
     availability_rules = AvailabilityRules(db)
     inventory_figures = InventoryFigures(db)
@@ -191,16 +212,13 @@ def build_services(settings: Settings) -> Services:
         tenants=tenants,
     )
 
-    async def stock_moved(tenant_id: str, skus: list[str]) -> int:
-        return await cache.invalidate(tenant_id, [f"sku:{sku}" for sku in skus])
-
     worker = OutboxWorker(
         db,
         backends,
         settings.worker,
         idempotency=idempotency,
         bindings=bindings,
-        on_delivered=stock_moved,
+        on_delivered=cache.skus_changed,
         expire_reservations=ledger.expire_due,
     )
     return Services(
