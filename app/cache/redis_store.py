@@ -243,9 +243,12 @@ class RedisCacheStore:
                 await asyncio.sleep(1.0)
 
     async def _hear(self, pubsub: Any) -> None:
-        """Evict what other replicas invalidate; a subscription that stops answering PINGs
-        (a Redis that hangs keeps the socket open) is given up, to be opened again."""
-        heard_at, pinged_at = time.monotonic(), 0.0
+        """Evict what other replicas invalidate. A subscription Redis does not confirm, or
+        one that stops answering PINGs (a Redis that hangs keeps the socket open), is given
+        up, to be opened again."""
+        opened_at = heard_at = time.monotonic()
+        pinged_at = 0.0
+        confirmed = False
         while True:
             message = await pubsub.get_message(timeout=1.0)
             now = time.monotonic()
@@ -253,20 +256,26 @@ class RedisCacheStore:
                 heard_at, pinged_at = now, 0.0
                 kind = _text(message.get("type", ""))
                 if kind == "subscribe":
-                    # Redis answers again. Invalidations may have been missed while away:
-                    # start afresh, and send those this replica could not.
-                    self._down_until = 0.0
-                    self._heard += 1
-                    self.near.clear()
-                    self.subscribed.set()
-                    with contextlib.suppress(RedisError, OSError):
-                        await self._replay()
+                    confirmed = True
+                    await self._subscribed()
                 elif kind == "message":
                     self._heard += 1
                     self.near.evict(_text(message["data"]).split("\n"))
                 continue
+            if not confirmed and now - opened_at > PING_ANSWER:
+                raise RedisConnectionError("the invalidation channel was not confirmed")
             if not pinged_at and now - heard_at > PING_EVERY:
                 await pubsub.ping()
                 pinged_at = now
             elif pinged_at and now - pinged_at > PING_ANSWER:
                 raise RedisConnectionError("the invalidation channel stopped answering")
+
+    async def _subscribed(self) -> None:
+        """Redis answers again. Invalidations may have been missed while away: start
+        afresh, and send those this replica could not."""
+        self._down_until = 0.0
+        self._heard += 1
+        self.near.clear()
+        self.subscribed.set()
+        with contextlib.suppress(RedisError, OSError):
+            await self._replay()
