@@ -84,6 +84,18 @@ class HttpSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class RedisSettings:
+    """How long the gateway waits on Redis. A Redis that does not answer within `timeout`
+    seconds (or does not accept a connection within `connect_timeout`) counts as
+    unreachable; quotas and the cache then work without it on this replica (README, "When
+    Redis is unreachable") and try it again after `retry_after_failure` seconds."""
+
+    timeout: float = 0.5
+    connect_timeout: float = 0.5
+    retry_after_failure: float = 5.0
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything the gateway needs to run. Switching tier is configuration, not code."""
 
@@ -93,6 +105,7 @@ class Settings:
     # keeps one in var/secret.key; production passes GATEWAY_SECRET_KEY.
     secret_key: str | None = None
     redis_url: str | None = None
+    redis: RedisSettings = field(default_factory=RedisSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
@@ -138,6 +151,11 @@ class Settings:
             var_dir=var_dir,
             secret_key=env.get("GATEWAY_SECRET_KEY") or None,
             redis_url=env.get("REDIS_URL") or None,
+            redis=RedisSettings(
+                timeout=float(env.get("GATEWAY_REDIS_TIMEOUT", "0.5")),
+                connect_timeout=float(env.get("GATEWAY_REDIS_CONNECT_TIMEOUT", "0.5")),
+                retry_after_failure=float(env.get("GATEWAY_REDIS_RETRY_AFTER", "5")),
+            ),
             auth=AuthSettings(
                 issuer=issuer.rstrip("/"),
                 audience=env.get("GATEWAY_AUDIENCE", "retail-gateway"),

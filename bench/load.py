@@ -26,6 +26,17 @@ end
 """
 
 
+# Each request the next of `paths` (so concurrent requests ask for different resources).
+PATHS_SCRIPT = """
+local paths = {%(paths)s}
+local counter = 0
+request = function()
+  counter = counter + 1
+  return wrk.format(nil, paths[(counter %% #paths) + 1])
+end
+"""
+
+
 POST_SCRIPT = """
 local path, template, prefix = [==[%(path)s]==], [==[%(template)s]==], [==[%(prefix)s]==]
 local slots, counter = %(slots)d, 0
@@ -61,13 +72,26 @@ def run(
     seconds: float,
     headers: dict[str, str] | None = None,
     threads: int = 1,
+    paths: list[str] | None = None,
 ) -> Result:
+    """GET `url` over and over; with `paths`, each request the next of them on `url`'s
+    host instead."""
     if have_wrk():
+        script = (
+            PATHS_SCRIPT % {"paths": ", ".join(f"[==[{path}]==]" for path in paths)}
+            if paths
+            else ""
+        )
         return _wrk(
-            url, connections=connections, seconds=seconds, headers=headers or {}, threads=threads
+            url,
+            connections=connections,
+            seconds=seconds,
+            headers=headers or {},
+            threads=threads,
+            script=script,
         )
     return asyncio.run(
-        _python(url, connections=connections, seconds=seconds, headers=headers or {})
+        _python(url, connections=connections, seconds=seconds, headers=headers or {}, paths=paths)
     )
 
 
@@ -154,18 +178,19 @@ async def _python(
     seconds: float,
     headers: dict[str, str],
     post: tuple[str, str, int] | None = None,
+    paths: list[str] | None = None,
 ) -> Result:
     parts = urlsplit(url)
     target = parts.path + (f"?{parts.query}" if parts.query else "")
     method = "POST" if post else "GET"
-    head = f"{method} {target} HTTP/1.1\r\nHost: {parts.netloc}\r\n" + "".join(
-        f"{k}: {v}\r\n" for k, v in headers.items()
-    )
+    fields = f"Host: {parts.netloc}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    head = f"{method} {target} HTTP/1.1\r\n" + fields
+    rotation = itertools.cycle(paths or [target])
     counter = itertools.count(1)
 
     def next_request() -> bytes:
         if post is None:
-            return (head + "\r\n").encode()
+            return f"GET {next(rotation)} HTTP/1.1\r\n{fields}\r\n".encode()
         number = next(counter)
         uid = f"{post[1]}-{number}"
         body = post[0].replace("{uid}", uid).replace("{slot}", str(number % post[2])).encode()

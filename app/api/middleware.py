@@ -150,9 +150,19 @@ def authentication_middleware(verifier: TokenVerifier) -> Any:
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
+def route_class_of(path: str, method: str) -> str:
+    """`/admin` is its own class, counted per client (operators belong to no tenant); `/v1`
+    is `write` for methods that change something, else `read`."""
+    if path.startswith("/admin/"):
+        return "admin"
+    return "write" if method in WRITE_METHODS else "read"
+
+
 def quota_middleware(quotas: QuotaService) -> Any:
-    """Factory for the middleware that counts each authenticated /v1 request against its
-    tenant's and client's quotas (after authentication, which it needs)."""
+    """Factory for the middleware that counts each authenticated request (a valid token, on
+    `/v1` or `/admin`: whatever its scopes, so a 403 is counted and announced too) against its
+    tenant's and client's quotas, after authentication, which it needs. Every such response
+    carries `RateLimit-Policy` and `RateLimit`."""
 
     class QuotaMiddleware:
         def __init__(self, app: ASGIApp) -> None:
@@ -160,15 +170,10 @@ def quota_middleware(quotas: QuotaService) -> Any:
 
         async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
             principal = scope.get("auth")
-            if (
-                scope["type"] != ScopeType.HTTP
-                or not scope["path"].startswith("/v1/")
-                or not isinstance(principal, Principal)
-                or principal.tenant_id is None
-            ):
+            if scope["type"] != ScopeType.HTTP or not isinstance(principal, Principal):
                 await self.app(scope, receive, send)
                 return
-            route_class = "write" if scope["method"] in WRITE_METHODS else "read"
+            route_class = route_class_of(scope["path"], scope["method"])
             decision = await quotas.check(route_class, principal.tenant_id, principal.client_id)
             if not decision.allowed:
                 await _send_problem(

@@ -1,55 +1,70 @@
-"""Where entries live. Embedded tier: process memory. Production: Redis, with a near-cache in
-process memory in front of it, kept honest by invalidation messages on a Redis channel (and
-never kept past an entry's freshness, should a message be missed).
+"""Where entries live, and what a store must answer: the embedded tier's store in process
+memory here; production's Redis store in `app.cache.redis_store`.
 
-The Redis protocol costs one round trip on a miss and one on a fill: `claim` reads the entry
-and, unless it is fresh, takes the key's single-flight lock in the same script; `fill` stores
-the entry, its freshness marker and its tags, and releases the lock in one script. (Scripts
-touch keys they are not given, so this assumes one Redis, not a cluster.)
+Besides entries, a store keeps per tenant an invalidation sequence and a generation, and per
+key a single-flight lock and a short-lived failure marker:
+
+- every invalidation of a tenant takes the next number of its sequence and marks each tag it
+  names with that number; a fill says which number it claimed under, and is dropped when any
+  of its tags was marked later (the answer was loaded before the invalidation, so it may show
+  what the invalidation removed: it must not land after it). Every entry carries the tag
+  `all`, so dropping `all` (a migration's cut-over or rollback, a binding change) bars every
+  load of the tenant still in flight;
+- the generation counts the tenant's `all` invalidations: a replica that sees it move forgets
+  the tenant's backend bindings before loading (they may be the ones just replaced);
+- the failure marker says the last load of a key met a backend that is down: claims answer
+  from it (stale-if-error, or the 503) without calling the backend again until it expires.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 import time
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
+import msgspec
 
-from app.cache.entry import CacheEntry, pack, unpack
+from app.cache.entry import CacheEntry
 
-log = logging.getLogger("gateway.cache")
-CHANNEL = "rg:cache:invalidate"
-
-Claim = Literal["fresh", "lock", "busy"]
-
-# KEYS: entry, freshness marker, lock; ARGV: lock lifetime (ms).
-_CLAIM = """
-local value = redis.call('GET', KEYS[1])
-if value and redis.call('EXISTS', KEYS[2]) == 1 then return {'fresh', value} end
-if redis.call('SET', KEYS[3], '1', 'NX', 'PX', ARGV[1]) then return {'lock', value or ''} end
-return {'busy', value or ''}
-"""
+Claim = Literal["fresh", "lock", "busy", "failed"]
+# Tag marks outlive any load that could still fill (loads running longer are not stored).
+MARK_SECONDS = 600.0
 
 
-# KEYS: entry, freshness marker, lock; ARGV: packed entry, keep (ms), fresh (ms), tag-key
-# prefix, the cache key, then its tags. One command however many tags (a list page has many).
-_FILL = """
-local keep = tonumber(ARGV[2])
-redis.call('SET', KEYS[1], ARGV[1], 'PX', keep)
-if tonumber(ARGV[3]) > 0 then redis.call('SET', KEYS[2], '1', 'PX', ARGV[3]) end
-for i = 6, #ARGV do
-  local tag = ARGV[4] .. ARGV[i]
-  redis.call('SADD', tag, ARGV[5])
-  if redis.call('PTTL', tag) < keep then redis.call('PEXPIRE', tag, keep) end
-end
-redis.call('DEL', KEYS[3])
-return 1
-"""
+class Failure(msgspec.Struct, frozen=True):
+    """Why the last load of a key failed, as the 503 its waiters answer."""
+
+    detail: str
+    retry_after: int
+
+
+_failure_encoder = msgspec.json.Encoder()
+_failure_decoder = msgspec.json.Decoder(Failure)
+
+
+def pack_failure(failure: Failure) -> bytes:
+    return _failure_encoder.encode(failure)
+
+
+def unpack_failure(raw: bytes | str) -> Failure:
+    try:
+        return _failure_decoder.decode(raw)
+    except msgspec.DecodeError:
+        return Failure(detail="the backend is unavailable", retry_after=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A claim's answer: the entry if fresh; else the key's lock taken ("lock"), held by
+    another load ("busy") or replaced by a recent failure ("failed"), with whatever older
+    entry there is; and the tenant's sequence and generation at that moment."""
+
+    state: Claim
+    entry: CacheEntry | None
+    seq: int
+    generation: int
+    failure: Failure | None = None
 
 
 class CacheStore(Protocol):
@@ -59,52 +74,41 @@ class CacheStore(Protocol):
 
     async def get(self, key: str) -> CacheEntry | None: ...
 
-    async def claim(self, key: str, lock_seconds: float) -> tuple[Claim, CacheEntry | None]:
-        """The entry if fresh; otherwise the key's lock if free ("lock") or not ("busy"),
-        with whatever older entry there is."""
+    async def claim(self, tenant_id: str, key: str, lock_seconds: float) -> Claimed: ...
+
+    async def fill(self, tenant_id: str, key: str, entry: CacheEntry, seq: int) -> bool:
+        """Store the entry unless one of its tags was invalidated after `seq`; release the
+        key's lock (and any failure marker) either way. True if stored."""
         ...
 
-    async def fill(self, key: str, entry: CacheEntry) -> None:
-        """Store the entry and release the key's lock."""
+    async def fail(self, key: str, failure: Failure, seconds: float) -> None:
+        """Release the key's lock, leaving `failure` for `seconds` to whoever claims it."""
         ...
 
     async def release(self, key: str) -> None: ...
 
-    async def invalidate(self, tags: list[str]) -> int: ...
+    async def invalidate(self, tenant_id: str, tags: list[str]) -> int:
+        """Drop the tenant's entries carrying any of `tags` (tenant-prefixed), mark the tags
+        against fills still in flight, and count the keys dropped."""
+        ...
 
 
-class MemoryCacheStore:
-    def __init__(self, max_entries: int = 20_000) -> None:
+class Entries:
+    """Entries in process memory, least recently used first out, with a tag index."""
+
+    def __init__(self, max_entries: int) -> None:
         self._entries: OrderedDict[str, CacheEntry] = OrderedDict()
         self._tags: dict[str, set[str]] = {}
-        self._locks: dict[str, float] = {}
         self._max = max_entries
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
     def peek(self, key: str) -> CacheEntry | None:
         entry = self._entries.get(key)
         if entry is not None:
             self._entries.move_to_end(key)
         return entry
-
-    async def get(self, key: str) -> CacheEntry | None:
-        return self.peek(key)
-
-    async def claim(self, key: str, lock_seconds: float) -> tuple[Claim, CacheEntry | None]:
-        entry = self.peek(key)
-        if entry is not None and entry.fresh(time.time()):
-            return "fresh", entry
-        now = time.monotonic()
-        if self._locks.get(key, 0) > now:
-            return "busy", entry
-        self._locks[key] = now + lock_seconds
-        return "lock", entry
-
-    async def fill(self, key: str, entry: CacheEntry) -> None:
-        self.put(key, entry)
-        self._locks.pop(key, None)
-
-    async def release(self, key: str) -> None:
-        self._locks.pop(key, None)
 
     def put(self, key: str, entry: CacheEntry) -> None:
         self._entries[key] = entry
@@ -114,12 +118,13 @@ class MemoryCacheStore:
         while len(self._entries) > self._max:
             self._entries.popitem(last=False)
 
-    async def invalidate(self, tags: list[str]) -> int:
-        removed = 0
+    def drop_tags(self, tags: list[str]) -> list[str]:
+        dropped = []
         for tag in tags:
             for key in self._tags.pop(tag, set()):
-                removed += self._entries.pop(key, None) is not None
-        return removed
+                if self._entries.pop(key, None) is not None:
+                    dropped.append(key)
+        return dropped
 
     def evict(self, keys: list[str]) -> None:
         for key in keys:
@@ -130,96 +135,68 @@ class MemoryCacheStore:
         self._tags.clear()
 
 
-class RedisCacheStore:
-    """Entries in Redis (expiring with their stale-if-error horizon), a freshness marker
-    beside each, tag sets, and a near-cache of fresh entries in process memory."""
+class MemoryCacheStore:
+    """The embedded tier's store: one process, so locks, markers and sequences are plain
+    dictionaries with the Redis store's semantics."""
 
-    def __init__(self, redis: Redis, prefix: str = "rg:c:", near_entries: int = 20_000) -> None:
-        self._redis = redis
-        self._prefix = prefix
-        self.near = MemoryCacheStore(near_entries)
-        self._claim = redis.register_script(_CLAIM)
-        self._fill = redis.register_script(_FILL)
-        self._listener: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        """Listen for invalidations from every replica."""
-        if self._listener is None:
-            self._listener = asyncio.create_task(self._listen(), name="cache-invalidations")
-
-    async def stop(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
-            self._listener = None
-
-    def _keys(self, key: str) -> list[str]:
-        return [self._prefix + key, self._prefix + "fresh:" + key, self._prefix + "lock:" + key]
+    def __init__(self, max_entries: int = 20_000) -> None:
+        self._entries = Entries(max_entries)
+        self._locks: dict[str, float] = {}
+        self._failures: dict[str, tuple[float, Failure]] = {}
+        self._tenants: dict[str, tuple[int, int]] = {}  # tenant -> (seq, generation)
+        self._marks: dict[str, tuple[int, float]] = {}  # tag -> (seq, when)
 
     def peek(self, key: str) -> CacheEntry | None:
-        return self.near.peek(key)
+        return self._entries.peek(key)
 
     async def get(self, key: str) -> CacheEntry | None:
-        raw = await self._redis.get(self._prefix + key)
-        return self._remember(key, raw)
+        return self.peek(key)
 
-    async def claim(self, key: str, lock_seconds: float) -> tuple[Claim, CacheEntry | None]:
-        state, raw = await self._claim(keys=self._keys(key), args=[int(lock_seconds * 1000)])
-        name = state.decode() if isinstance(state, bytes) else str(state)
-        claim: Claim = "fresh" if name == "fresh" else "lock" if name == "lock" else "busy"
-        return claim, self._remember(key, raw)
-
-    def _remember(self, key: str, raw: bytes | str | None) -> CacheEntry | None:
-        if not raw:
-            return None
-        entry = unpack(raw if isinstance(raw, bytes) else raw.encode())
+    async def claim(self, tenant_id: str, key: str, lock_seconds: float) -> Claimed:
+        seq, generation = self._tenants.get(tenant_id, (0, 0))
+        entry = self.peek(key)
         if entry is not None and entry.fresh(time.time()):
-            self.near.put(key, entry)
-        return entry
+            return Claimed("fresh", entry, seq, generation)
+        now = time.monotonic()
+        failed = self._failures.get(key)
+        if failed is not None:
+            if failed[0] > now:
+                return Claimed("failed", entry, seq, generation, failed[1])
+            del self._failures[key]
+        if self._locks.get(key, 0) > now:
+            return Claimed("busy", entry, seq, generation)
+        self._locks[key] = now + lock_seconds
+        return Claimed("lock", entry, seq, generation)
 
-    async def fill(self, key: str, entry: CacheEntry) -> None:
-        now = time.time()
-        keep_ms = max(1000, int((entry.error_until - now) * 1000))
-        fresh_ms = max(0, int((entry.fresh_until - now) * 1000))
-        await self._fill(
-            keys=self._keys(key),
-            args=[pack(entry), keep_ms, fresh_ms, self._prefix + "tag:", key, *entry.tags],
-        )
-        if entry.fresh(time.time()):
-            self.near.put(key, entry)
+    async def fill(self, tenant_id: str, key: str, entry: CacheEntry, seq: int) -> bool:
+        self._locks.pop(key, None)
+        if self._tenants.get(tenant_id, (0, 0))[0] > seq and any(
+            self._marks.get(tag, (0, 0.0))[0] > seq for tag in entry.tags
+        ):
+            return False
+        self._failures.pop(key, None)
+        self._entries.put(key, entry)
+        return True
+
+    async def fail(self, key: str, failure: Failure, seconds: float) -> None:
+        self._locks.pop(key, None)
+        now = time.monotonic()
+        self._failures[key] = (now + seconds, failure)
+        if len(self._failures) > 10_000:
+            self._failures = {k: f for k, f in self._failures.items() if f[0] > now}
 
     async def release(self, key: str) -> None:
-        await self._redis.delete(self._keys(key)[2])
+        self._locks.pop(key, None)
 
-    async def invalidate(self, tags: list[str]) -> int:
-        tag_keys = [self._prefix + "tag:" + tag for tag in tags]
-        async with self._redis.pipeline(transaction=True) as pipe:
-            for tag_key in tag_keys:
-                pipe.smembers(tag_key)
-            pipe.delete(*tag_keys)
-            results = await pipe.execute()
-        keys = sorted({member.decode() for members in results[:-1] for member in members})
-        if keys:
-            doomed = [k for key in keys for k in self._keys(key)[:2]]
-            await self._redis.delete(*doomed)
-            await self._redis.publish(CHANNEL, "\n".join(keys))
-        self.near.evict(keys)
-        return len(keys)
-
-    async def _listen(self) -> None:
-        while True:
-            try:
-                async with self._redis.pubsub() as pubsub:
-                    await pubsub.subscribe(CHANNEL)
-                    self.near.clear()  # invalidations may have been missed while away
-                    async for message in pubsub.listen():
-                        if message.get("type") == "message":
-                            self.near.evict(message["data"].decode().split("\n"))
-            except asyncio.CancelledError:
-                raise
-            except (RedisError, OSError) as error:
-                log.warning(
-                    "cache invalidation channel lost; retrying", extra={"error": str(error)}
-                )
-                await asyncio.sleep(1.0)
+    async def invalidate(self, tenant_id: str, tags: list[str]) -> int:
+        seq, generation = self._tenants.get(tenant_id, (0, 0))
+        seq += 1
+        if f"{tenant_id}:all" in tags:
+            generation += 1
+        self._tenants[tenant_id] = (seq, generation)
+        now = time.monotonic()
+        for tag in tags:
+            self._marks[tag] = (seq, now)
+        if len(self._marks) > 10_000:
+            self._marks = {t: m for t, m in self._marks.items() if now - m[1] < MARK_SECONDS}
+        return len(self._entries.drop_tags(tags))

@@ -1,6 +1,10 @@
 """Quota policies: how many requests of a route class a tenant (all its clients together) and
 each single client may make per window. Defaults come from settings; a tenant may override
-any of them (admin API)."""
+any of them (admin API).
+
+Route classes: `read` and `write` (`/v1`, by method), `token` (`POST /oauth/token`, per
+client) and `admin` (the operator API under `/admin`, per client: operators belong to no
+tenant, so no tenant can override it; settings may, as `"admin"` in the defaults)."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from typing import Any
 import msgspec
 
 ROUTE_CLASSES = ("read", "write", "token")
+ADMIN = "admin"
 SCOPES = ("tenant", "client")
 
 
@@ -36,6 +41,7 @@ DEFAULTS = QuotaConfig(
     write=ClassLimits(tenant=Limit(quota=1200, window=60), client=Limit(quota=600, window=60)),
     token=ClassLimits(client=Limit(quota=60, window=60)),
 )
+ADMIN_DEFAULTS = ClassLimits(client=Limit(quota=3000, window=60))
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,10 +69,20 @@ def merged(overrides: dict[str, Any] | None, base_config: QuotaConfig = DEFAULTS
     return QuotaConfig(**classes)
 
 
+def admin_limits(overrides: dict[str, Any] | None) -> ClassLimits:
+    """The admin class's limits: per client only, whatever the settings say of tenants."""
+    given = msgspec.convert(overrides, ClassLimits) if overrides else ClassLimits()
+    return ClassLimits(client=given.client or ADMIN_DEFAULTS.client)
+
+
 def rules_for(
-    config: QuotaConfig, route_class: str, tenant_id: str | None, client_id: str
+    config: QuotaConfig | ClassLimits, route_class: str, tenant_id: str | None, client_id: str
 ) -> list[Rule]:
-    limits: ClassLimits = getattr(config, route_class) or ClassLimits()
+    """The rules of one request; `config` is a tenant's configuration, or the limits of one
+    class (`admin`)."""
+    limits: ClassLimits = (
+        config if isinstance(config, ClassLimits) else getattr(config, route_class)
+    ) or ClassLimits()
     rules = []
     if tenant_id is not None and limits.tenant is not None:
         rules.append(

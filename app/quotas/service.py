@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.quotas.policy import QuotaConfig, merged, rules_for
+from app.quotas.policy import ADMIN, QuotaConfig, admin_limits, merged, rules_for
 from app.quotas.store import QuotaStore, Verdict
 from app.store.database import Database
 from app.store.models import Tenant
@@ -41,13 +41,18 @@ class QuotaService:
     ) -> None:
         self._db = db
         self.store = store
-        self.defaults = merged(defaults)
+        given = dict(defaults or {})
+        self.admin = admin_limits(given.pop(ADMIN, None))
+        self.defaults = merged(given)
         self._configs: dict[str, tuple[float, QuotaConfig]] = {}
         self._ttl = config_ttl
 
     async def check(self, route_class: str, tenant_id: str | None, client_id: str) -> QuotaDecision:
-        config = await self.config(tenant_id)
-        verdicts = await self.store.hit(rules_for(config, route_class, tenant_id, client_id))
+        if route_class == ADMIN:
+            rules = rules_for(self.admin, ADMIN, None, client_id)
+        else:
+            rules = rules_for(await self.config(tenant_id), route_class, tenant_id, client_id)
+        verdicts = await self.store.hit(rules)
         refused = [v for v in verdicts if not v.allowed]
         return QuotaDecision(
             allowed=not refused,

@@ -2,14 +2,19 @@
 memory for the embedded tier, with the same behaviour.
 
 A window is `floor(now / window)`, so every replica agrees on where windows start and `t`
-(seconds to reset) is the same everywhere. Counting is one Lua script (INCRBY per key): no
-read-modify-write race, whatever the number of replicas; and concurrent requests of a replica
-share one round trip.
+(seconds to reset) is the same everywhere. A request is counted only if every rule that
+applies to it (its tenant's and its client's) still has room: all are checked first, then all
+are incremented, in one step. A refused request consumes nothing, so one client that keeps
+hammering at its own limit does not use up its tenant's quota for the others. In Redis that
+step is one Lua script, and the requests a replica receives in the same event-loop turn share
+one script call, decided one after another in arrival order inside it (exactly what one call
+each would have given).
 
-When Redis cannot be reached the store falls back to counting in memory, per replica (so the
-limit is at most N times the quota with N replicas), logs it, and tries Redis again after a
-pause: quotas keep tenants fair, but must not take the API down with Redis. The ERP itself is
-protected separately by the backend shield.
+When Redis cannot be reached (refused, or no answer within the client's socket timeout) the
+store counts in memory, per replica (so the limit is at most N times the quota with N
+replicas), logs it, and tries Redis again after a pause: quotas keep tenants fair, but must
+not take the API down with Redis. The ERP itself is protected separately by the backend
+shield.
 """
 
 from __future__ import annotations
@@ -28,26 +33,58 @@ from app.quotas.policy import Rule
 
 log = logging.getLogger("gateway.quotas")
 
-# KEYS: the counter keys; ARGV: the increment of each key, then the expiry of each (seconds).
-# Returns each key's new count.
+# KEYS: the counter keys. ARGV: the expiry of each key (seconds), then for each request in
+# arrival order: its number of rules m, then m pairs (index into KEYS, quota). A request is
+# admitted when every one of its counters has room; only then are they incremented. Returns,
+# per request: 1 (admitted) or 0, then the count of each of its rules (including the request
+# if admitted).
 _SCRIPT = """
 local n = #KEYS
-local counts = {}
+local counts, added = {}, {}
 for i = 1, n do
-  local by = tonumber(ARGV[i])
-  local count = redis.call('INCRBY', KEYS[i], by)
-  if count == by then redis.call('EXPIRE', KEYS[i], tonumber(ARGV[n + i])) end
-  counts[i] = count
+  counts[i] = tonumber(redis.call('GET', KEYS[i]) or '0')
+  added[i] = 0
 end
-return counts
+local out = {}
+local at = n + 1
+while at <= #ARGV do
+  local m = tonumber(ARGV[at])
+  at = at + 1
+  local ok = 1
+  for j = 0, m - 1 do
+    if counts[tonumber(ARGV[at + 2 * j])] >= tonumber(ARGV[at + 2 * j + 1]) then ok = 0 end
+  end
+  out[#out + 1] = ok
+  for j = 0, m - 1 do
+    local k = tonumber(ARGV[at + 2 * j])
+    if ok == 1 then
+      counts[k] = counts[k] + 1
+      added[k] = added[k] + 1
+    end
+    out[#out + 1] = counts[k]
+  end
+  at = at + 2 * m
+end
+for i = 1, n do
+  if added[i] > 0 then
+    if redis.call('INCRBY', KEYS[i], added[i]) == added[i] then
+      redis.call('EXPIRE', KEYS[i], tonumber(ARGV[i]))
+    end
+  end
+end
+return out
 """
 
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
+    """One rule's state after a request: `used` requests in this window, counting this one
+    when it was admitted (`counted`)."""
+
     rule: Rule
     used: int
     reset_in: int
+    counted: bool
 
     @property
     def remaining(self) -> int:
@@ -55,7 +92,8 @@ class Verdict:
 
     @property
     def allowed(self) -> bool:
-        return self.used <= self.rule.quota
+        """Whether this rule had room for the request."""
+        return self.used <= self.rule.quota if self.counted else self.used < self.rule.quota
 
 
 def _window(rule: Rule, now: float) -> tuple[int, int]:
@@ -65,7 +103,9 @@ def _window(rule: Rule, now: float) -> tuple[int, int]:
 
 
 class QuotaStore(Protocol):
-    async def hit(self, rules: list[Rule]) -> list[Verdict]: ...
+    async def hit(self, rules: list[Rule]) -> list[Verdict]:
+        """Count one request against every rule if all of them have room, else none."""
+        ...
 
 
 class MemoryQuotaStore:
@@ -75,15 +115,23 @@ class MemoryQuotaStore:
 
     async def hit(self, rules: list[Rule]) -> list[Verdict]:
         now = time.time()
-        verdicts = []
-        for rule in rules:
-            index, reset_in = _window(rule, now)
-            key = f"{rule.key}:{rule.window}:{index}"
-            self._counts[key] = used = self._counts.get(key, 0) + 1
-            verdicts.append(Verdict(rule, used, reset_in))
-        if len(self._counts) > self._max_keys:
-            self._prune(now)
-        return verdicts
+        windows = [_window(rule, now) for rule in rules]
+        keys = [
+            f"{rule.key}:{rule.window}:{index}"
+            for rule, (index, _) in zip(rules, windows, strict=True)
+        ]
+        used = [self._counts.get(key, 0) for key in keys]
+        admitted = all(count < rule.quota for count, rule in zip(used, rules, strict=True))
+        if admitted:
+            for position, key in enumerate(keys):
+                used[position] += 1
+                self._counts[key] = used[position]
+            if len(self._counts) > self._max_keys:
+                self._prune(now)
+        return [
+            Verdict(rule, count, reset_in, admitted)
+            for rule, count, (_, reset_in) in zip(rules, used, windows, strict=True)
+        ]
 
     def _prune(self, now: float) -> None:
         live = {}
@@ -94,11 +142,12 @@ class MemoryQuotaStore:
         self._counts = live
 
 
+_Pending = tuple[list[Rule], list[tuple[int, int]], "asyncio.Future[list[Verdict]]"]
+
+
 class RedisQuotaStore:
     """Counters in Redis. The hits of all requests arriving in the same event-loop turn go to
-    Redis in one script call: one round trip shared by every concurrent request, and the
-    counts are exactly what one-by-one increments would have given (each request gets the
-    count at its place in the batch)."""
+    Redis in one script call: one round trip shared by every concurrent request."""
 
     def __init__(
         self, redis: Redis, prefix: str = "rg:q:", retry_after_failure: float = 5.0
@@ -109,9 +158,7 @@ class RedisQuotaStore:
         self._fallback = MemoryQuotaStore()
         self._retry_after_failure = retry_after_failure
         self._down_until = 0.0
-        self._pending: list[
-            tuple[list[Rule], list[tuple[int, int]], asyncio.Future[list[Verdict]]]
-        ] = []
+        self._pending: list[_Pending] = []
         self._flushing = False
 
     @property
@@ -134,22 +181,19 @@ class RedisQuotaStore:
     async def _flush(self) -> None:
         batch, self._pending = self._pending, []
         self._flushing = False
-        increments: dict[str, int] = {}
-        expiry: dict[str, int] = {}
-        positions: list[list[tuple[str, int]]] = []
+        index: dict[str, int] = {}
+        expiry: list[int] = []
+        requests: list[int] = []
         for rules, windows, _ in batch:
-            mine = []
-            for rule, (index, _reset) in zip(rules, windows, strict=True):
-                key = f"{self._prefix}{rule.key}:{rule.window}:{index}"
-                increments[key] = increments.get(key, 0) + 1
-                expiry[key] = rule.window + 1
-                mine.append((key, increments[key]))
-            positions.append(mine)
-        keys = list(increments)
+            requests.append(len(rules))
+            for rule, (window_index, _reset) in zip(rules, windows, strict=True):
+                key = f"{self._prefix}{rule.key}:{rule.window}:{window_index}"
+                if key not in index:
+                    index[key] = len(index) + 1  # Lua counts from 1
+                    expiry.append(rule.window + 1)
+                requests += [index[key], rule.quota]
         try:
-            counts = await self._script(
-                keys=keys, args=[increments[k] for k in keys] + [expiry[k] for k in keys]
-            )
+            answer = await self._script(keys=list(index), args=[*expiry, *requests])
         except (RedisError, OSError) as error:
             self._down_until = time.monotonic() + self._retry_after_failure
             log.warning(
@@ -160,11 +204,15 @@ class RedisQuotaStore:
                 if not future.done():
                     future.set_result(await self._fallback.hit(rules))
             return
-        totals = {key: int(count) for key, count in zip(keys, counts, strict=True)}
-        for (rules, windows, future), mine in zip(batch, positions, strict=True):
-            verdicts = [
-                Verdict(rule, totals[key] - increments[key] + place, reset_in)
-                for rule, (_, reset_in), (key, place) in zip(rules, windows, mine, strict=True)
-            ]
+        at = 0
+        for rules, windows, future in batch:
+            admitted = int(answer[at]) == 1
+            counts = [int(count) for count in answer[at + 1 : at + 1 + len(rules)]]
+            at += 1 + len(rules)
             if not future.done():
-                future.set_result(verdicts)
+                future.set_result(
+                    [
+                        Verdict(rule, count, reset_in, admitted)
+                        for rule, count, (_, reset_in) in zip(rules, counts, windows, strict=True)
+                    ]
+                )

@@ -4,14 +4,20 @@ writes."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 from sqlalchemy import and_, update
 
 from adapters._demo import demo_dataset
 from adapters.sandbox import tables
 from app.publicids import CUSTOMER, PRODUCT, public_id
-from tests.support.gateway import Gateway
+from tests.support import payloads
+from tests.support.gateway import Gateway, make_settings, running_gateway
 
 DEMO = demo_dataset()
 
@@ -157,3 +163,70 @@ async def test_the_fast_path_honours_scopes_and_conditional_requests(gateway: Ga
     refused = await gateway.http.get(path, headers=await gateway.headers(narrow))
     assert refused.status_code == 403  # a cached answer is no way around the scope
     assert (await gateway.http.get(path)).status_code == 401
+
+
+async def test_a_delivered_order_drops_the_inventory_pages_its_stock_change_touches(
+    tmp_path: Path,
+) -> None:
+    """A real change: the sandbox ERP takes an order and reserves its stock at the
+    distribution centre. Every inventory page that may show it goes: one asking for the SKU,
+    one listing the location's stock, and one of the location's recent changes that did not
+    show the SKU at all before. Freshness is an hour here, so only the invalidation can make
+    a page change."""
+    settings = make_settings(
+        f"sqlite+aiosqlite:///{tmp_path / 'gw.db'}",
+        tmp_path / "var",
+        cache_freshness={"inventory": [3600, 3600, 3600]},
+    )
+    async with running_gateway(settings) as gw:
+        client, _ = await gw.add_tenant("stockmoves")
+        headers = await gw.headers(client)
+        first_page = (
+            await gw.http.get(
+                "/v1/inventory", params={"location": "DC1", "limit": 3}, headers=headers
+            )
+        ).json()["data"]
+        sku = first_page[0]["sku"]
+        since = datetime.now(UTC).isoformat()
+        pages = {
+            "by sku": {"sku": sku},
+            "by location": {"location": "DC1", "limit": 3},
+            "changed since": {"location": "DC1", "updated_since": since},
+            "elsewhere": {"sku": first_page[1]["sku"]},
+        }
+
+        async def levels(params: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+            response = await gw.http.get("/v1/inventory", params=params, headers=headers)
+            assert response.status_code == 200, response.text
+            return response.headers["cache-status"], response.json()["data"]
+
+        before = {name: await levels(params) for name, params in pages.items()}
+        assert before["changed since"][1] == []
+        for name, params in pages.items():
+            assert (await levels(params))[0] == "retail-gateway; hit", name
+        reserved = next(lv for lv in before["by sku"][1] if lv["location_id"] == "DC1")["reserved"]
+
+        order = await gw.http.post(
+            "/v1/orders",
+            json=payloads.order(
+                lines=[
+                    {"sku": sku, "quantity": 2, "unit_price": {"amount": "9.00", "currency": "EUR"}}
+                ]
+            ),
+            headers=await gw.headers(client, **{"Idempotency-Key": payloads.idem()}),
+        )
+        assert order.status_code == 202, order.text
+        await gw.wait_for_status(client, order.json()["id"], {"accepted"}, timeout=60)
+
+        deadline = time.monotonic() + 60
+        while (await levels(pages["changed since"]))[1] == []:  # the worker invalidates next
+            assert time.monotonic() < deadline, "the page of recent changes was never dropped"
+            await asyncio.sleep(0.05)
+        _, changed = await levels(pages["changed since"])
+        assert [(lv["sku"], lv["reserved"]) for lv in changed] == [(sku, reserved + 2)]
+        for name in ("by sku", "by location"):
+            _, after = await levels(pages[name])
+            level = next(lv for lv in after if lv["sku"] == sku and lv["location_id"] == "DC1")
+            assert level["reserved"] == reserved + 2, name
+        # A SKU the order did not touch keeps its entry.
+        assert (await levels(pages["elsewhere"]))[0] == "retail-gateway; hit"

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import re
 import uuid
+from pathlib import Path
 
 from tests.support import payloads
-from tests.support.gateway import Gateway
+from tests.support.gateway import TEST_QUOTAS, Gateway, make_settings, running_gateway
 
 HEADER = re.compile(r'^"(?P<name>tenant|client)";(?P<a>[qr])=(?P<n>\d+);(?P<b>[wt])=(?P<m>\d+)$')
 
@@ -120,3 +121,84 @@ async def test_quota_overrides_are_validated(gateway: Gateway) -> None:
     assert unknown.status_code == 400
     current = (await gateway.http.get(f"/admin/tenants/{tenant}/quotas", headers=operator)).json()
     assert current["read"]["tenant"]["quota"] == 1_000_000  # the test gateway's defaults
+
+
+async def test_a_refused_request_consumes_no_quota(gateway: Gateway) -> None:
+    """A client at its own limit is refused without eating its tenant's quota: the tenant's
+    other clients still get the rest."""
+    hammering = await _tenant_with(
+        gateway,
+        {
+            "read": {
+                "tenant": {"quota": 10, "window": 3600},
+                "client": {"quota": 3, "window": 3600},
+            }
+        },
+    )
+    tenant = hammering.removesuffix("-client")
+    statuses = []
+    for _ in range(20):
+        response = await gateway.http.get(
+            "/v1/products?limit=1", headers=await gateway.headers(hammering)
+        )
+        statuses.append(response.status_code)
+    assert statuses == [200] * 3 + [429] * 17
+    refused = _items(response.headers["ratelimit"])
+    assert refused["client"][0] == 0
+    assert refused["tenant"][0] == 7  # what the three admitted requests left
+    # A second client of the tenant, on a policy of its own, gets what the tenant has left.
+    other, _ = await gateway.add_client(f"{tenant}-other", tenant)
+    later = [
+        (
+            await gateway.http.get("/v1/products?limit=1", headers=await gateway.headers(other))
+        ).status_code
+        for _ in range(9)
+    ]
+    assert later == [200, 200, 200, 429, 429, 429, 429, 429, 429]  # its own client limit: 3
+    again = await gateway.http.get("/v1/products?limit=1", headers=await gateway.headers(other))
+    assert _items(again.headers["ratelimit"])["tenant"][0] == 4
+
+
+async def test_admin_responses_announce_the_operators_quota(gateway: Gateway) -> None:
+    operator = await gateway.headers("operator")
+    answers = [
+        await gateway.http.get("/admin/tenants/acme/quotas", headers=operator),
+        await gateway.http.get("/admin/tenants/no-such-tenant/quotas", headers=operator),
+        # An operator's token on /v1 (no tenant: refused) is still an authenticated request.
+        await gateway.http.get("/v1/products", headers=operator),
+        # A channel client's token on /admin: 403, counted against that client.
+        await gateway.http.get(
+            "/admin/tenants/acme/quotas", headers=await gateway.headers("acme-client")
+        ),
+    ]
+    assert [a.status_code for a in answers] == [200, 404, 403, 403]
+    for answer in answers[:2]:
+        policy = _items(answer.headers["ratelimit-policy"])
+        assert policy == {"client": (3000, 60)}  # the admin class: per client, no tenant
+        assert set(_items(answer.headers["ratelimit"])) == {"client"}
+    assert "client" in _items(answers[2].headers["ratelimit-policy"])
+    assert _items(answers[3].headers["ratelimit-policy"]) == {"client": (3000, 60)}
+    unauthenticated = await gateway.http.get("/admin/tenants/acme/quotas")
+    assert unauthenticated.status_code == 401 and "ratelimit" not in unauthenticated.headers
+
+
+async def test_an_operator_over_the_admin_quota_gets_429(tmp_path: Path) -> None:
+    quotas = {**TEST_QUOTAS, "admin": {"client": {"quota": 3, "window": 3600}}}
+    settings = make_settings(
+        f"sqlite+aiosqlite:///{tmp_path / 'gw.db'}", tmp_path / "var", quota_defaults=quotas
+    )
+    async with running_gateway(settings) as gw:
+        await gw.add_tenant("acme")
+        await gw.add_client("operator", None)
+        operator = await gw.headers("operator")
+        answers = [await gw.http.get("/admin/tenants", headers=operator) for _ in range(5)]
+        assert [a.status_code for a in answers] == [200, 200, 200, 429, 429]
+        refused = answers[-1]
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert 1 <= int(refused.headers["retry-after"]) <= 3600
+        assert _items(refused.headers["ratelimit"]) == {
+            "client": (0, int(refused.headers["retry-after"]))
+        }
+        # Channels are not held back by an operator's use.
+        channel = await gw.http.get("/v1/products?limit=1", headers=await gw.headers("acme-client"))
+        assert channel.status_code == 200

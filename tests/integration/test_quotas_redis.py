@@ -59,6 +59,49 @@ async def test_two_replicas_on_one_redis_accept_exactly_the_quota(
     assert statuses.count(429) == 55
 
 
+async def test_refused_requests_consume_nothing_across_two_replicas(
+    replicas: tuple[Gateway, Gateway],
+) -> None:
+    """One client hammering past its own limit through both replicas, all at once, costs its
+    tenant only what was admitted; the tenant's other client then gets exactly the rest."""
+    first, second = replicas
+    tenant = f"rq-{uuid.uuid4().hex[:8]}"
+    hammering, secret = await first.add_tenant(tenant)
+    second.credentials[hammering] = (hammering, secret)
+    other, other_secret = await first.add_client(f"{tenant}-other", tenant)
+    second.credentials[other] = (other, other_secret)
+    await first.add_client("operator", None)
+    response = await first.http.put(
+        f"/admin/tenants/{tenant}/quotas",
+        json={
+            "read": {
+                "tenant": {"quota": 10, "window": 3600},
+                "client": {"quota": 7, "window": 3600},
+            }
+        },
+        headers=await first.headers("operator"),
+    )
+    assert response.status_code == 200
+
+    async def burst(client: str) -> list[int]:
+        headers_a, headers_b = await first.headers(client), await second.headers(client)
+
+        async def read(gateway: Gateway, headers: dict[str, str]) -> int:
+            return (await gateway.http.get("/v1/products?limit=1", headers=headers)).status_code
+
+        return list(
+            await asyncio.gather(
+                *(read(first, headers_a) for _ in range(30)),
+                *(read(second, headers_b) for _ in range(30)),
+            )
+        )
+
+    hammered = await burst(hammering)
+    assert hammered.count(200) == 7 and hammered.count(429) == 53
+    rest = await burst(other)
+    assert rest.count(200) == 3 and rest.count(429) == 57  # 10 - 7, not 0
+
+
 async def test_an_unreachable_redis_degrades_to_counting_in_memory(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'gw.db'}"
     settings = make_settings(
