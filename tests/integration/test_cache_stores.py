@@ -126,7 +126,8 @@ async def test_a_read_whose_tag_is_invalidated_while_it_loads_is_answered_not_st
         await release.wait()
         return {"on_hand": 5}  # what the backend said before the change
 
-    read = asyncio.create_task(reads.read(tenant, "inventory", key, slow_load, lambda _: ["sku:A"]))
+    tags = lambda _: ["sku:A", "stock:A"]  # noqa: E731 - as inventory_page_tags tags a level of A
+    read = asyncio.create_task(reads.read(tenant, "inventory", key, slow_load, tags))
     await asyncio.wait_for(loading.wait(), 30)
     await reads.skus_changed(tenant, ["A"])
     release.set()
@@ -137,6 +138,6 @@ async def test_a_read_whose_tag_is_invalidated_while_it_loads_is_answered_not_st
     async def fresh_load() -> dict[str, int]:
         return {"on_hand": 4}
 
-    after = await reads.read(tenant, "inventory", key, fresh_load, lambda _: ["sku:A"])
+    after = await reads.read(tenant, "inventory", key, fresh_load, tags)
     assert after.cache_status == "retail-gateway; fwd=miss"
     assert after.body == b'{"on_hand":4}'
