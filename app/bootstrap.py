@@ -69,8 +69,8 @@ from app.quotas.service import QuotaService
 from app.quotas.store import MemoryQuotaStore, RedisQuotaStore
 from app.services import Services
 from app.settings import Settings
+from app.shield.redis_store import RedisShieldStore
 from app.shield.service import ShieldRegistry
-from app.shield.store import RedisShieldStore
 from app.store.database import Database, create_engine
 from app.tenancy.bindings import BackendResolver, BindingStore
 from app.tenancy.migration import MigrationService

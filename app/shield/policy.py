@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from contextvars import ContextVar
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 import msgspec
 
@@ -50,30 +50,41 @@ def policy_from(settings: dict[str, Any]) -> ShieldPolicy:
     return msgspec.convert(raw, ShieldPolicy) if isinstance(raw, dict) else DEFAULT_POLICY
 
 
-# The backends this operation (one adapter call by the gateway, with the several requests it may
-# send) has already been granted a request to.
-_started: ContextVar[frozenset[str] | None] = ContextVar("shield_started", default=None)
+class Ahead(Protocol):
+    """A grant asked for ahead of an operation's next request (app.shield.service)."""
+
+    def abandon(self) -> None: ...
+
+
+class OperationState:
+    """What one logical backend operation has begun: the backends it has been granted a
+    request to, and per backend a grant already asked for its next request."""
+
+    def __init__(self) -> None:
+        self.started: set[str] = set()
+        self.ahead: dict[str, Ahead] = {}
+
+
+_operation: ContextVar[OperationState | None] = ContextVar("shield_operation", default=None)
 
 
 @contextlib.contextmanager
-def operation() -> Iterator[None]:
-    """One logical backend operation: its later requests finish what its first one began."""
-    token = _started.set(frozenset())
+def operation() -> Iterator[OperationState]:
+    """One logical backend operation: its later requests finish what its first one began.
+    A grant asked for ahead and not used by its end is handed back."""
+    state = OperationState()
+    token = _operation.set(state)
     try:
-        yield
+        yield state
     finally:
-        _started.reset(token)
+        _operation.reset(token)
+        for ahead in state.ahead.values():
+            ahead.abandon()
+        state.ahead.clear()
 
 
-def started(target: str) -> bool:
-    current = _started.get()
-    return current is not None and target in current
-
-
-def mark_started(target: str) -> None:
-    current = _started.get()
-    if current is not None:
-        _started.set(current | {target})
+def current_operation() -> OperationState | None:
+    return _operation.get()
 
 
 def current_priority() -> Priority:

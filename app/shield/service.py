@@ -7,17 +7,17 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 from redis.exceptions import RedisError
 
 from app.shield.policy import (
+    OperationState,
     ShieldPolicy,
+    current_operation,
     current_patience,
     current_priority,
-    mark_started,
-    started,
 )
 from app.shield.store import Grant, MemoryShieldStore, ShieldStore
 from contracts.errors import (
@@ -48,9 +48,16 @@ class Slot:
         self._released = False
 
     async def release(self, outcome: str, pause: float = 0.0, error: str = "") -> None:
-        if not self._released:
-            self._released = True
-            await self._shield._release(self._member, outcome, self._probe, pause, error)
+        if self._released:
+            return
+        self._released = True
+        if outcome == "ok" and not pause and not self._probe:
+            # Nothing waits on a plain success: returning the slot goes on beside the answer
+            # instead of adding a round trip to the shared store to every backend request.
+            # (A failure, a pause or a probe's verdict is told before the caller goes on.)
+            self._shield._release_later(self._member)
+            return
+        await self._shield._release(self._member, outcome, self._probe, pause, error)
 
 
 class Shield:
@@ -68,6 +75,7 @@ class Shield:
         self._store = store
         self._fallback = fallback
         self._store_down_until = 0.0
+        self._releasing: set[asyncio.Task[Any]] = set()
         self.counts = {
             "granted": 0,
             "refused_checkout": 0,
@@ -76,11 +84,24 @@ class Shield:
             "granted_browse": 0,
         }
 
-    async def acquire(self) -> Slot:
-        """Wait for budget as the current priority allows; ShieldRefused when it runs out."""
+    async def acquire(self, *, look_ahead: bool = False) -> Slot:
+        """Wait for budget as the current priority allows; ShieldRefused when it runs out.
+        With `look_ahead` (an HTTP request of an operation that may send more), the grant for
+        the operation's next request is asked for while this one is under way, so a request
+        that follows finds its grant waiting instead of asking the shared store itself. A
+        grant asked for ahead is a real grant (its token taken, its place in the concurrency
+        cap held), so the backend still never sees more than its budget; one the operation
+        does not use is handed back, token and place, when the operation ends."""
         level = current_priority()
         checkout = level == "checkout"
-        begun = started(self.target)
+        state = current_operation()
+        begun = state is not None and self.target in state.started
+        if state is not None and begun:
+            ahead = state.ahead.pop(self.target, None)
+            if isinstance(ahead, _Ahead):
+                grant = await ahead.grant()
+                if grant is not None and grant.granted:
+                    return self._granted(level, ahead.member, grant, state, look_ahead)
         # The next request of an operation already under way finishes it rather than waste
         # the budget its first requests spent; it waits for budget, never for a broken or
         # paused backend.
@@ -106,10 +127,25 @@ class Shield:
                     retry_after=max(1.0, grant.wait),
                 )
             await asyncio.sleep(grant.wait)
+        return self._granted(level, member, grant, state, look_ahead)
+
+    def _granted(
+        self,
+        level: str,
+        member: str,
+        grant: Grant,
+        state: OperationState | None,
+        look_ahead: bool,
+    ) -> Slot:
         self.counts["granted"] += 1
         self.counts[f"granted_{level}"] += 1
-        if not begun:
-            mark_started(self.target)
+        if state is not None:
+            state.started.add(self.target)
+            # Only where the store is shared (one round trip saved per request), and never
+            # past a probe: while the breaker is deciding, one request at a time.
+            if look_ahead and not grant.probe and self._store is not self._fallback:
+                ahead = _Ahead(self, uuid.uuid4().hex)
+                state.ahead[self.target] = ahead
         return Slot(self, member, grant.probe)
 
     async def run(self, call: Callable[[], Awaitable[T]]) -> T:
@@ -166,6 +202,28 @@ class Shield:
                 )
         return await self._fallback.acquire(self.target, self.policy, mode, member)
 
+    async def settle(self) -> None:
+        """Wait for the slots being returned in the background (tests, shutdown)."""
+        while self._releasing:
+            await asyncio.gather(*list(self._releasing), return_exceptions=True)
+
+    def _background(self, work: Coroutine[Any, Any, None]) -> None:
+        self._track(asyncio.get_running_loop().create_task(work))
+
+    def _track(self, task: asyncio.Task[Any]) -> None:
+        self._releasing.add(task)
+        task.add_done_callback(self._releasing.discard)
+
+    async def _refund(self, member: str, probe: bool) -> None:
+        store = self._store if time.monotonic() >= self._store_down_until else self._fallback
+        try:
+            await store.refund(self.target, self.policy, member, probe=probe)
+        except (RedisError, OSError):
+            await self._fallback.refund(self.target, self.policy, member, probe=probe)
+
+    def _release_later(self, member: str) -> None:
+        self._background(self._release(member, "ok", False, 0.0))
+
     async def _release(
         self, member: str, outcome: str, probe: bool, pause: float, error: str = ""
     ) -> None:
@@ -194,6 +252,33 @@ class Shield:
 
 def _policy(policy: ShieldPolicy) -> dict[str, Any]:
     return {field: getattr(policy, field) for field in policy.__struct_fields__}
+
+
+class _Ahead:
+    """The grant asked for an operation's next request, asked for at once in the background
+    ("continue": it leaves checkout its token, as the request itself would)."""
+
+    def __init__(self, shield: Shield, member: str) -> None:
+        self.member = member
+        self._shield = shield
+        self._task = asyncio.get_running_loop().create_task(shield._acquire("continue", member))
+        shield._track(self._task)
+
+    async def grant(self) -> Grant | None:
+        try:
+            return await self._task
+        except Exception:  # noqa: BLE001 - the request asks again itself
+            return None
+
+    def abandon(self) -> None:
+        """The operation ended without it: hand its token and its place back."""
+
+        async def hand_back() -> None:
+            grant = await self.grant()
+            if grant is not None and grant.granted:
+                await self._shield._refund(self.member, grant.probe)
+
+        self._shield._background(hand_back())
 
 
 class ShieldRegistry:

@@ -1,5 +1,5 @@
-"""Shield state shared by every replica: Redis scripts (atomic, on Redis's clock) or the same
-rules in process memory for the embedded tier. A decision is one round trip.
+"""Shield state: the rules, and the same rules in process memory for the embedded tier (or a
+replica whose Redis is down); app.shield.redis_store keeps them in Redis for every replica.
 
 Per backend: a token bucket (`rate`, `burst`; browsing may not take the last `reserve`
 tokens), a set of calls in flight with leases (the concurrency cap; a dead replica's leases
@@ -14,84 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from redis.asyncio import Redis
-
 from app.shield.policy import ShieldPolicy
-
-# KEYS: bucket, inflight, pause, want, breaker
-# ARGV: rate, burst, reserve, mode, cap, lease_ms, member. Modes: "checkout" may take every
-# token and, when refused, makes browsing yield for a moment; "continue" (the next request of
-# an operation already under way) leaves one token for checkout; "browse" leaves `reserve`
-# tokens and yields while checkout waits.
-_ACQUIRE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local rate, burst, reserve = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local mode = ARGV[4]
-local cap, lease, member = tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7]
-local function refuse(reason, wait)
-  if mode == 'checkout' and reason == 'rate' then redis.call('SET', KEYS[4], '1', 'PX', 300) end
-  return {0, reason, math.max(1, math.floor(wait)), 0}
-end
-local paused = redis.call('PTTL', KEYS[3])
-if paused > 0 then return refuse('paused', paused) end
-if mode == 'browse' and redis.call('EXISTS', KEYS[4]) == 1 then return {0, 'yield', 20, 0} end
-local probe = 0
-if redis.call('HGET', KEYS[5], 'state') == 'open' then
-  local reopen = tonumber(redis.call('HGET', KEYS[5], 'until') or '0')
-  if now < reopen then return refuse('open', reopen - now) end
-  local busy = tonumber(redis.call('HGET', KEYS[5], 'probe') or '0')
-  if busy > now then return refuse('open', busy - now) end
-  probe = 1
-end
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-if redis.call('ZCARD', KEYS[2]) >= cap then return refuse('busy', 20) end
-local tokens = tonumber(redis.call('HGET', KEYS[1], 'tokens') or burst)
-local ts = tonumber(redis.call('HGET', KEYS[1], 'ts') or now)
-tokens = math.min(burst, tokens + (now - ts) * rate / 1000)
-local floor = 0
-if mode == 'browse' then floor = reserve end
-if mode == 'continue' then floor = math.min(1, reserve) end
-if tokens - 1 < floor then
-  redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', now)
-  -- Try again when the next token arrives: waiting for a full refill would let the bucket
-  -- overflow while every waiter sleeps, and the budget would go unused.
-  return refuse('rate', math.min((floor + 1 - tokens) * 1000 / rate, 1000 / rate))
-end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens - 1), 'ts', now)
-redis.call('PEXPIRE', KEYS[1], 600000)
-redis.call('ZADD', KEYS[2], now + lease, member)
-redis.call('PEXPIRE', KEYS[2], lease + 600000)
-if probe == 1 then redis.call('HSET', KEYS[5], 'probe', now + lease) end
-return {1, 'ok', 0, probe}
-"""
-
-# KEYS: inflight, pause, breaker, seen; ARGV: member, outcome (ok|fail|neutral), probe,
-# pause_ms, failures threshold, cooldown_ms, error class. `seen` keeps the last answer and the
-# last failure (Unix ms, error class) for readiness details, a week at most.
-_RELEASE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZREM', KEYS[1], ARGV[1])
-local outcome, probe = ARGV[2], ARGV[3] == '1'
-if outcome == 'fail' then
-  redis.call('HSET', KEYS[4], 'fail_at', now, 'fail_error', ARGV[7])
-else
-  redis.call('HSET', KEYS[4], 'ok_at', now)
-end
-redis.call('PEXPIRE', KEYS[4], 604800000)
-if outcome == 'ok' then
-  if probe or redis.call('HGET', KEYS[3], 'state') ~= 'open' then redis.call('DEL', KEYS[3]) end
-elseif outcome == 'fail' then
-  local failures = redis.call('HINCRBY', KEYS[3], 'failures', 1)
-  if probe or failures >= tonumber(ARGV[5]) then
-    redis.call('HSET', KEYS[3], 'state', 'open', 'until', now + tonumber(ARGV[6]), 'probe', 0)
-  end
-  redis.call('PEXPIRE', KEYS[3], tonumber(ARGV[6]) + 600000)
-end
-if tonumber(ARGV[4]) > 0 then redis.call('SET', KEYS[2], '1', 'PX', tonumber(ARGV[4])) end
-return 1
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,15 +40,19 @@ class ShieldStore(Protocol):
         error: str = "",
     ) -> None: ...
 
+    async def refund(
+        self, target: str, policy: ShieldPolicy, member: str, *, probe: bool
+    ) -> None: ...
+
     async def state(self, target: str) -> dict[str, Any]: ...
 
 
-def _keys(target: str) -> list[str]:
+def keys_of(target: str) -> list[str]:
     base = f"rg:s:{target}:"
     return [base + name for name in ("bucket", "inflight", "pause", "want", "breaker", "seen")]
 
 
-def _seen(ok_at: float | None, fail_at: float | None, fail_error: str | None) -> dict[str, Any]:
+def seen_of(ok_at: float | None, fail_at: float | None, fail_error: str | None) -> dict[str, Any]:
     """The last answer and the last failure (Unix seconds, error class) as `state` reports
     them: what the gateway knows of a backend's health without asking it."""
     return {
@@ -133,81 +60,6 @@ def _seen(ok_at: float | None, fail_at: float | None, fail_error: str | None) ->
         "last_failure_at": fail_at,
         "last_failure": fail_error if fail_at is not None else None,
     }
-
-
-class RedisShieldStore:
-    def __init__(self, redis: Redis) -> None:
-        self._redis = redis
-        self._acquire = redis.register_script(_ACQUIRE)
-        self._release = redis.register_script(_RELEASE)
-
-    async def acquire(self, target: str, policy: ShieldPolicy, mode: str, member: str) -> Grant:
-        lease = int((policy.timeout + 5) * 1000)
-        granted, reason, wait, probe = await self._acquire(
-            keys=_keys(target)[:5],
-            args=[
-                policy.rate,
-                policy.burst,
-                policy.reserve,
-                mode,
-                policy.concurrency,
-                lease,
-                member,
-            ],
-        )
-        text = reason.decode() if isinstance(reason, bytes) else str(reason)
-        return Grant(bool(granted), text, int(wait) / 1000, bool(probe))
-
-    async def release(
-        self,
-        target: str,
-        policy: ShieldPolicy,
-        member: str,
-        *,
-        outcome: str,
-        probe: bool,
-        pause: float,
-        error: str = "",
-    ) -> None:
-        _bucket, inflight, paused, _want, breaker, seen = _keys(target)
-        await self._release(
-            keys=[inflight, paused, breaker, seen],
-            args=[
-                member,
-                outcome,
-                1 if probe else 0,
-                int(pause * 1000),
-                policy.failures,
-                int(policy.cooldown * 1000),
-                error[:100],
-            ],
-        )
-
-    async def state(self, target: str) -> dict[str, Any]:
-        bucket, inflight, pause, want, breaker, seen = _keys(target)
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.hgetall(bucket)
-            pipe.zcard(inflight)
-            pipe.pttl(pause)
-            pipe.exists(want)
-            pipe.hgetall(breaker)
-            pipe.hgetall(seen)
-            tokens, in_flight, paused, wanted, breaker_state, last = await pipe.execute()
-        decoded = {k.decode(): v.decode() for k, v in breaker_state.items()}
-        observed = {k.decode(): v.decode() for k, v in last.items()}
-
-        def stamp(name: str) -> float | None:
-            return int(observed[name]) / 1000 if name in observed else None
-
-        return {
-            "breaker": decoded.get("state", "closed"),
-            "failures": int(decoded.get("failures", 0)),
-            "in_flight": int(in_flight),
-            "tokens": float(tokens.get(b"tokens", b"nan")) if tokens else None,
-            "paused_for": max(0, int(paused)) / 1000 if paused and paused > 0 else 0.0,
-            "checkout_waiting": bool(wanted),
-            **_seen(stamp("ok_at"), stamp("fail_at"), observed.get("fail_error")),
-        }
 
 
 @dataclass
@@ -278,6 +130,17 @@ class MemoryShieldStore:
             s.probe_until = now + policy.timeout + 5
         return Grant(True, "ok", 0.0, probe)
 
+    async def refund(self, target: str, policy: ShieldPolicy, member: str, *, probe: bool) -> None:
+        s = self._targets.setdefault(target, _Local())
+        if s.inflight.pop(member, None) is None:
+            return
+        now = time.monotonic()
+        current = float(policy.burst) if s.tokens is None else s.tokens
+        s.tokens = min(float(policy.burst), current + (now - s.stamp) * policy.rate + 1)
+        s.stamp = now
+        if probe:
+            s.probe_until = 0.0
+
     async def release(
         self,
         target: str,
@@ -315,5 +178,5 @@ class MemoryShieldStore:
             "tokens": s.tokens,
             "paused_for": max(0.0, s.paused_until - now),
             "checkout_waiting": s.wanted_until > now,
-            **_seen(s.ok_at, s.fail_at, s.fail_error),
+            **seen_of(s.ok_at, s.fail_at, s.fail_error),
         }

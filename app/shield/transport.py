@@ -46,7 +46,7 @@ class ShieldedTransport(httpx.AsyncBaseTransport):
         self.shield = shield
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        slot = await self.shield.acquire()
+        slot = await self.shield.acquire(look_ahead=True)
         try:
             async with asyncio.timeout(self.shield.policy.timeout):
                 response = await self._inner.handle_async_request(request)
