@@ -144,6 +144,10 @@ class LeasedDeliveries:
         return True
 
     async def claim(self, limit: int) -> list[Claim]:
+        """Take up to `limit` due entries. The ids are chosen first, then updated, in one
+        transaction: as one `UPDATE ... WHERE id IN (SELECT ... LIMIT n FOR UPDATE SKIP
+        LOCKED)` PostgreSQL may run the sub-select again for each row it scans, each time
+        skipping what it has just locked, and claim the whole outbox for one worker."""
         now = utcnow()
         due = (
             select(OutboxEntry.id)
@@ -155,29 +159,33 @@ class LeasedDeliveries:
             .order_by(OutboxEntry.available_at)
             .limit(limit)
             .with_for_update(skip_locked=True)
-            .scalar_subquery()
-        )
-        statement = (
-            update(OutboxEntry)
-            .where(OutboxEntry.id.in_(due), OutboxEntry.state == "pending")
-            .where(or_(OutboxEntry.lease_expires_at.is_(None), OutboxEntry.lease_expires_at < now))
-            .values(
-                lease_owner=self.name,
-                lease_expires_at=now + timedelta(seconds=self._settings.lease_seconds),
-                attempts=OutboxEntry.attempts + 1,
-                updated_at=now,
-            )
-            .returning(
-                OutboxEntry.id,
-                OutboxEntry.tenant_id,
-                OutboxEntry.subject_id,
-                OutboxEntry.attempts,
-                OutboxEntry.correlation_id,
-                OutboxEntry.last_target,
-                OutboxEntry.kind,
-            )
-            .execution_options(synchronize_session=False)
         )
         async with self._db.session(write=True) as session:
+            ids = list((await session.scalars(due)).all())
+            if not ids:
+                return []
+            statement = (
+                update(OutboxEntry)
+                .where(OutboxEntry.id.in_(ids), OutboxEntry.state == "pending")
+                .where(
+                    or_(OutboxEntry.lease_expires_at.is_(None), OutboxEntry.lease_expires_at < now)
+                )
+                .values(
+                    lease_owner=self.name,
+                    lease_expires_at=now + timedelta(seconds=self._settings.lease_seconds),
+                    attempts=OutboxEntry.attempts + 1,
+                    updated_at=now,
+                )
+                .returning(
+                    OutboxEntry.id,
+                    OutboxEntry.tenant_id,
+                    OutboxEntry.subject_id,
+                    OutboxEntry.attempts,
+                    OutboxEntry.correlation_id,
+                    OutboxEntry.last_target,
+                    OutboxEntry.kind,
+                )
+                .execution_options(synchronize_session=False)
+            )
             rows = (await session.execute(statement)).all()
         return [Claim(*row) for row in rows]

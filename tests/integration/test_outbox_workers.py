@@ -277,3 +277,19 @@ async def test_guest_orders_of_one_shopper_posted_at_once_make_one_customer(
             .where(sandbox_tables.customers.c.email == email)
         )
     assert made == 1
+
+
+async def test_a_claim_takes_no_more_than_its_batch(quiet_gateway: Gateway) -> None:
+    """On PostgreSQL an UPDATE whose `IN (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED)` is run
+    again per row claimed the whole outbox for the first worker to ask (seen: 120 of 120 with
+    a batch of 5), leaving every other worker idle and every entry on one lease."""
+    gw = quiet_gateway
+    await _place(gw, 12)
+    settings = WorkerSettings(embedded=False, batch_size=5, lease_seconds=30)
+    first, second = (
+        OutboxWorker(gw.services.db, gw.services.backends, settings, name=name)
+        for name in ("first", "second")
+    )
+    taken = [len(await first.claim(5)), len(await second.claim(5)), len(await first.claim(5))]
+    assert taken == [5, 5, 2]
+    assert await second.claim(5) == []
