@@ -7,33 +7,16 @@ from typing import Annotated
 
 import msgspec
 
-from adapters._http import HttpUrl, url_problem
-
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
-LocationCode = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+from adapters._http.settings import LocationCode, PasswordSecrets, ServerSettings
 
 
-class OdooSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """`url` of the Odoo server, its `database` and the `username` to log in as;
-    `location_codes` maps Odoo warehouse codes to our location ids, `store_location_codes`
-    names the locations that are shops; `timeout` (seconds) bounds each request."""
+class OdooSettings(ServerSettings, kw_only=True):
+    """`location_codes` maps Odoo warehouse codes to our location ids."""
 
-    url: HttpUrl
-    database: Name
-    username: Name
     location_codes: Annotated[dict[LocationCode, LocationCode], msgspec.Meta(max_length=200)] = (
         msgspec.field(default_factory=dict)
     )
-    store_location_codes: Annotated[list[LocationCode], msgspec.Meta(max_length=200)] = (
-        msgspec.field(default_factory=list)
-    )
-    timeout: Annotated[float, msgspec.Meta(gt=0, le=120)] = 10.0
-
-    def __post_init__(self) -> None:
-        problem = url_problem(self.url)
-        if problem:
-            raise ValueError(f"`url`: {problem}")
 
 
-class OdooSecrets(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    password: Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
+class OdooSecrets(PasswordSecrets):
+    """The password of the Odoo user."""
