@@ -23,7 +23,7 @@ from app.orders.worker import OutboxWorker, _sale_request
 from app.settings import WorkerSettings
 from app.store.models import OrderRow, OutboxEntry
 from app.store.types import utcnow
-from tests.support.gateway import Gateway, make_settings, running_gateway
+from tests.support.gateway import Gateway, gateway_for_own_workers
 from tests.support.odoo import odoo_simulator
 from tests.support.orders import (
     bind_odoo,
@@ -36,7 +36,6 @@ from tests.support.orders import (
     run_until,
     wait_for,
 )
-from tests.support.services import create_database, drop_database
 
 pytestmark = pytest.mark.slow
 TENANT, CLIENT = "cxl", "cxl-client"
@@ -44,19 +43,8 @@ TENANT, CLIENT = "cxl", "cxl-client"
 
 @pytest.fixture(params=["sqlite", "postgres"])
 async def gw(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Gateway]:
-    url = (
-        f"sqlite+aiosqlite:///{tmp_path / 'gw.db'}"
-        if request.param == "sqlite"
-        else await create_database()
-    )
-    worker = WorkerSettings(embedded=False, feed_interval=0.0)
-    try:
-        async with running_gateway(make_settings(url, tmp_path / "var", worker=worker)) as gateway:
-            await gateway.add_tenant(TENANT)
-            yield gateway
-    finally:
-        if request.param == "postgres":
-            await drop_database(url)
+    async with gateway_for_own_workers(request.param, tmp_path, TENANT) as gateway:
+        yield gateway
 
 
 def _worker(gw: Gateway, name: str, **settings: Any) -> OutboxWorker:

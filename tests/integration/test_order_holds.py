@@ -11,10 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from app.settings import WorkerSettings
 from tests.support import payloads
-from tests.support.gateway import Gateway, make_settings, running_gateway
-from tests.support.services import create_database, drop_database
+from tests.support.gateway import Gateway, gateway_for_own_workers
 from tests.support.stock import set_stock
 
 pytestmark = pytest.mark.slow
@@ -24,19 +22,8 @@ SKU = payloads.SKU_B
 
 @pytest.fixture(params=["sqlite", "postgres"])
 async def gw(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Gateway]:
-    url = (
-        f"sqlite+aiosqlite:///{tmp_path / 'gw.db'}"
-        if request.param == "sqlite"
-        else await create_database()
-    )
-    worker = WorkerSettings(embedded=False, feed_interval=0.0)
-    try:
-        async with running_gateway(make_settings(url, tmp_path / "var", worker=worker)) as gateway:
-            await gateway.add_tenant(TENANT)
-            yield gateway
-    finally:
-        if request.param == "postgres":
-            await drop_database(url)
+    async with gateway_for_own_workers(request.param, tmp_path, TENANT) as gateway:
+        yield gateway
 
 
 async def _available(gw: Gateway) -> int:

@@ -19,10 +19,9 @@ from app.orders.worker import OutboxWorker
 from app.settings import Settings, WorkerSettings
 from app.store.models import OutboxEntry
 from app.store.types import utcnow
-from tests.support.gateway import Gateway, make_settings, running_gateway
+from tests.support.gateway import Gateway, gateway_for_own_workers
 from tests.support.odoo import Simulator, odoo_simulator
 from tests.support.orders import bind_odoo, entries, events, order, place, run_until
-from tests.support.services import create_database, drop_database
 
 pytestmark = pytest.mark.slow
 TENANT, CLIENT = "retry", "retry-client"
@@ -39,18 +38,8 @@ RETRYABLE = {
 
 @pytest.fixture(params=["sqlite", "postgres"])
 async def gw(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Gateway]:
-    url = (
-        f"sqlite+aiosqlite:///{tmp_path / 'gw.db'}"
-        if request.param == "sqlite"
-        else await create_database()
-    )
-    worker = WorkerSettings(embedded=False, feed_interval=0.0)
-    try:
-        async with running_gateway(make_settings(url, tmp_path / "var", worker=worker)) as gateway:
-            yield gateway
-    finally:
-        if request.param == "postgres":
-            await drop_database(url)
+    async with gateway_for_own_workers(request.param, tmp_path) as gateway:
+        yield gateway
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from app.services import Services
 from app.settings import DatabaseSettings, Settings, WorkerSettings
 from app.store.migrate import upgrade_async
 from app.tenancy.provisioning import provision_tenant
+from tests.support.services import create_database, drop_database
 
 ISSUER = "http://gateway.test"
 TEST_QUOTAS = {
@@ -156,3 +157,26 @@ async def running_gateway(settings: Settings) -> AsyncIterator[Gateway]:
         await services.db.dispose()
         if services.redis is not None:
             await services.redis.aclose()
+
+
+@asynccontextmanager
+async def gateway_for_own_workers(
+    dialect: str, tmp_path: Path, tenant: str | None = None
+) -> AsyncIterator[Gateway]:
+    """A gateway on a new SQLite file or PostgreSQL database (`dialect`) whose outbox is left
+    to the workers the test runs itself (no embedded worker, no feed polling in between),
+    with `tenant` provisioned if given; the PostgreSQL database is dropped afterwards."""
+    url = (
+        f"sqlite+aiosqlite:///{tmp_path / 'gw.db'}"
+        if dialect == "sqlite"
+        else await create_database()
+    )
+    worker = WorkerSettings(embedded=False, feed_interval=0.0)
+    try:
+        async with running_gateway(make_settings(url, tmp_path / "var", worker=worker)) as gateway:
+            if tenant is not None:
+                await gateway.add_tenant(tenant)
+            yield gateway
+    finally:
+        if dialect == "postgres":
+            await drop_database(url)
