@@ -12,7 +12,6 @@ from typing import Any, Literal
 import msgspec
 from litestar import Controller, MediaType, Response, get
 from litestar.openapi.datastructures import ResponseSpec
-from sqlalchemy import text
 
 from app.api.deps import ServicesDep
 from app.services import Services
@@ -115,8 +114,7 @@ class HealthController(Controller):
     async def ready(self, services: ServicesDep) -> Response[HealthStatus]:
         checks: dict[str, str] = {}
         try:
-            async with services.db.session() as session:
-                await session.execute(text("SELECT 1"))
+            await services.db.ping()
             checks["database"] = "ok"
         except Exception as error:  # noqa: BLE001 - any failure means not ready
             checks["database"] = f"unavailable: {type(error).__name__}"

@@ -161,5 +161,10 @@ class Database:
             else:
                 yield session
 
+    async def ping(self) -> None:
+        """One round trip to the database; raises whatever stops it."""
+        async with self.session() as session:
+            await session.execute(text("SELECT 1"))
+
     async def dispose(self) -> None:
         await self.engine.dispose()
