@@ -194,16 +194,24 @@ class RedisQuotaStore:
                 requests += [index[key], rule.quota]
         try:
             answer = await self._script(keys=list(index), args=[*expiry, *requests])
-        except (RedisError, OSError) as error:
+        except Exception as error:
+            # Unreachable (RedisError, OSError), or anything unforeseen: never leave the
+            # requests waiting on this flush; count them in memory meanwhile.
             self._down_until = time.monotonic() + self._retry_after_failure
             log.warning(
                 "Redis unreachable; counting quotas in memory on this replica",
                 extra={"error": str(error)},
+                exc_info=not isinstance(error, (RedisError, OSError)),
             )
             for rules, _, future in batch:
                 if not future.done():
                     future.set_result(await self._fallback.hit(rules))
             return
+        except BaseException:  # cancelled (shutdown): its waiters are cancelled with it
+            for _, _, future in batch:
+                if not future.done():
+                    future.cancel()
+            raise
         at = 0
         for rules, windows, future in batch:
             admitted = int(answer[at]) == 1

@@ -116,3 +116,27 @@ async def test_an_unreachable_redis_degrades_to_counting_in_memory(tmp_path: Pat
         assert "ratelimit" in response.headers
         store = gateway.services.quotas.store
         assert isinstance(store, RedisQuotaStore) and store.degraded
+
+
+async def test_an_unforeseen_failure_of_the_script_call_never_leaves_requests_waiting() -> None:
+    """A flush that fails with something other than a Redis error (here: the client used from
+    another event loop than the one that opened its connection) answers every waiting request
+    from the in-memory count instead of leaving them hanging."""
+    from redis.asyncio import Redis
+
+    from app.quotas.policy import Rule
+
+    redis = Redis.from_url("redis://127.0.0.1:6379/15")
+    store = RedisQuotaStore(redis, prefix=f"rg:test:{uuid.uuid4().hex}:")
+
+    async def broken(**_: object) -> object:
+        raise RuntimeError("attached to a different loop")
+
+    store._script = broken  # type: ignore[assignment]
+    rule = Rule(name="client", key="c1", quota=5, window=60)
+    verdicts = await asyncio.wait_for(
+        asyncio.gather(*(store.hit([rule]) for _ in range(7))), timeout=5
+    )
+    assert [v[0].allowed for v in verdicts] == [True] * 5 + [False] * 2
+    assert store.degraded
+    await redis.aclose()
