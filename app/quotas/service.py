@@ -10,10 +10,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.quotas.policy import ADMIN, QuotaConfig, admin_limits, merged, rules_for
+from app.quotas.policy import ADMIN, ClassLimits, QuotaConfig, Rule, admin_limits, merged, rules_for
 from app.quotas.store import QuotaStore, Verdict
 from app.store.database import Database
 from app.store.models import Tenant
+
+MAX_MEMO = 50_000
+_Memo = tuple["QuotaConfig | ClassLimits", list[Rule], bytes]
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,12 +26,15 @@ class QuotaDecision:
     headers: list[tuple[bytes, bytes]]
 
 
-def _headers(verdicts: list[Verdict]) -> list[tuple[bytes, bytes]]:
+def _policy(rules: list[Rule]) -> bytes:
+    return ", ".join(f'"{r.name}";q={r.quota};w={r.window}' for r in rules).encode()
+
+
+def _headers(policy: bytes, verdicts: list[Verdict]) -> list[tuple[bytes, bytes]]:
     if not verdicts:
         return []
-    policy = ", ".join(f'"{v.rule.name}";q={v.rule.quota};w={v.rule.window}' for v in verdicts)
     state = ", ".join(f'"{v.rule.name}";r={v.remaining};t={v.reset_in}' for v in verdicts)
-    return [(b"ratelimit-policy", policy.encode()), (b"ratelimit", state.encode())]
+    return [(b"ratelimit-policy", policy), (b"ratelimit", state.encode())]
 
 
 class QuotaService:
@@ -45,19 +51,31 @@ class QuotaService:
         self.admin = admin_limits(given.pop(ADMIN, None))
         self.defaults = merged(given)
         self._configs: dict[str, tuple[float, QuotaConfig]] = {}
+        self._rules: dict[tuple[str, str | None, str], _Memo] = {}
         self._ttl = config_ttl
 
     async def check(self, route_class: str, tenant_id: str | None, client_id: str) -> QuotaDecision:
-        if route_class == ADMIN:
-            rules = rules_for(self.admin, ADMIN, None, client_id)
-        else:
-            rules = rules_for(await self.config(tenant_id), route_class, tenant_id, client_id)
+        config: QuotaConfig | ClassLimits = (
+            self.admin if route_class == ADMIN else await self.config(tenant_id)
+        )
+        # One request's rules and policy header, kept while its tenant's configuration is.
+        known = (route_class, tenant_id, client_id)
+        memo = self._rules.get(known)
+        if memo is None or memo[0] is not config:
+            rules = rules_for(
+                config, route_class, None if route_class == ADMIN else tenant_id, client_id
+            )
+            memo = (config, rules, _policy(rules))
+            if len(self._rules) >= MAX_MEMO:
+                self._rules.clear()
+            self._rules[known] = memo
+        _, rules, policy = memo
         verdicts = await self.store.hit(rules)
         refused = [v for v in verdicts if not v.allowed]
         return QuotaDecision(
             allowed=not refused,
             retry_after=max((v.reset_in for v in refused), default=0),
-            headers=_headers(verdicts),
+            headers=_headers(policy, verdicts),
         )
 
     async def config(self, tenant_id: str | None) -> QuotaConfig:

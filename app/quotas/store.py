@@ -33,11 +33,13 @@ from app.quotas.policy import Rule
 
 log = logging.getLogger("gateway.quotas")
 
-# KEYS: the counter keys. ARGV: the expiry of each key (seconds), then for each request in
-# arrival order: its number of rules m, then m pairs (index into KEYS, quota). A request is
-# admitted when every one of its counters has room; only then are they incremented. Returns,
-# per request: 1 (admitted) or 0, then the count of each of its rules (including the request
-# if admitted).
+# KEYS: the counter keys. ARGV: the expiry of each key (seconds), then runs of requests in
+# arrival order, each run being requests with the same counters: its number of rules m, then m
+# pairs (index into KEYS, quota), then its number of requests r. Requests are decided one
+# after another: one is admitted when every one of its counters has room, and only then are
+# they incremented; within a run that means the first k = min(r, room left on its tightest
+# counter) are admitted and the rest refused. Returns, per run: k, then the count of each of
+# its rules before the run.
 _SCRIPT = """
 local n = #KEYS
 local counts, added = {}, {}
@@ -49,21 +51,20 @@ local out = {}
 local at = n + 1
 while at <= #ARGV do
   local m = tonumber(ARGV[at])
-  at = at + 1
-  local ok = 1
+  local k = tonumber(ARGV[at + 1 + 2 * m])
   for j = 0, m - 1 do
-    if counts[tonumber(ARGV[at + 2 * j])] >= tonumber(ARGV[at + 2 * j + 1]) then ok = 0 end
+    local room = tonumber(ARGV[at + 2 + 2 * j]) - counts[tonumber(ARGV[at + 1 + 2 * j])]
+    if room < k then k = room end
   end
-  out[#out + 1] = ok
+  if k < 0 then k = 0 end
+  out[#out + 1] = k
   for j = 0, m - 1 do
-    local k = tonumber(ARGV[at + 2 * j])
-    if ok == 1 then
-      counts[k] = counts[k] + 1
-      added[k] = added[k] + 1
-    end
-    out[#out + 1] = counts[k]
+    local c = tonumber(ARGV[at + 1 + 2 * j])
+    out[#out + 1] = counts[c]
+    counts[c] = counts[c] + k
+    added[c] = added[c] + k
   end
-  at = at + 2 * m
+  at = at + 2 + 2 * m
 end
 for i = 1, n do
   if added[i] > 0 then
@@ -181,19 +182,10 @@ class RedisQuotaStore:
     async def _flush(self) -> None:
         batch, self._pending = self._pending, []
         self._flushing = False
-        index: dict[str, int] = {}
-        expiry: list[int] = []
-        requests: list[int] = []
-        for rules, windows, _ in batch:
-            requests.append(len(rules))
-            for rule, (window_index, _reset) in zip(rules, windows, strict=True):
-                key = f"{self._prefix}{rule.key}:{rule.window}:{window_index}"
-                if key not in index:
-                    index[key] = len(index) + 1  # Lua counts from 1
-                    expiry.append(rule.window + 1)
-                requests += [index[key], rule.quota]
+        runs = _runs(batch)
+        keys, args = self._arguments(runs)
         try:
-            answer = await self._script(keys=list(index), args=[*expiry, *requests])
+            answer = await self._script(keys=keys, args=args)
         except Exception as error:
             # Unreachable (RedisError, OSError), or anything unforeseen: never leave the
             # requests waiting on this flush; count them in memory meanwhile.
@@ -212,15 +204,59 @@ class RedisQuotaStore:
                 if not future.done():
                     future.cancel()
             raise
-        at = 0
-        for rules, windows, future in batch:
-            admitted = int(answer[at]) == 1
-            counts = [int(count) for count in answer[at + 1 : at + 1 + len(rules)]]
-            at += 1 + len(rules)
+        _answer(runs, answer)
+
+    def _arguments(self, runs: list[list[_Pending]]) -> tuple[list[str], list[int]]:
+        """The script's KEYS and ARGV for these runs of requests."""
+        index: dict[str, int] = {}
+        expiry: list[int] = []
+        requests: list[int] = []
+        for run in runs:
+            rules, windows, _ = run[0]
+            requests.append(len(rules))
+            for rule, (window_index, _reset) in zip(rules, windows, strict=True):
+                key = f"{self._prefix}{rule.key}:{rule.window}:{window_index}"
+                if key not in index:
+                    index[key] = len(index) + 1  # Lua counts from 1
+                    expiry.append(rule.window + 1)
+                requests += [index[key], rule.quota]
+            requests.append(len(run))
+        return list(index), [*expiry, *requests]
+
+
+def _runs(batch: list[_Pending]) -> list[list[_Pending]]:
+    """Consecutive requests on the same counters (one client's burst) make one run."""
+    runs: list[list[_Pending]] = []
+    for pending in batch:
+        if runs and _same_counters(runs[-1][0], pending):
+            runs[-1].append(pending)
+        else:
+            runs.append([pending])
+    return runs
+
+
+def _answer(runs: list[list[_Pending]], answer: list[int]) -> None:
+    """Each request's verdicts from the script's answer: per run, how many were admitted and
+    each counter before the run."""
+    at = 0
+    for run in runs:
+        admitted = int(answer[at])
+        before = [int(count) for count in answer[at + 1 : at + 1 + len(run[0][0])]]
+        at += 1 + len(before)
+        for position, (rules, windows, future) in enumerate(run):
+            counted = position < admitted
+            added = position + 1 if counted else admitted
             if not future.done():
                 future.set_result(
                     [
-                        Verdict(rule, count, reset_in, admitted)
-                        for rule, count, (_, reset_in) in zip(rules, counts, windows, strict=True)
+                        Verdict(rule, start + added, reset_in, counted)
+                        for rule, start, (_, reset_in) in zip(rules, before, windows, strict=True)
                     ]
                 )
+
+
+def _same_counters(first: _Pending, other: _Pending) -> bool:
+    """Whether two requests count on the same counters, against the same quotas."""
+    if first[0] is not other[0] and first[0] != other[0]:
+        return False
+    return [index for index, _ in first[1]] == [index for index, _ in other[1]]

@@ -140,3 +140,40 @@ async def test_an_unforeseen_failure_of_the_script_call_never_leaves_requests_wa
     assert [v[0].allowed for v in verdicts] == [True] * 5 + [False] * 2
     assert store.degraded
     await redis.aclose()
+
+
+async def test_one_flush_decides_as_one_request_at_a_time_would() -> None:
+    """Requests arriving in one event-loop turn share one script call, with each client's
+    consecutive requests sent as one run; the verdicts (admitted, counts, remaining) are
+    those of the in-memory store fed the same requests one by one."""
+    import random
+
+    from redis.asyncio import Redis
+
+    from app.quotas.policy import Rule
+    from app.quotas.store import MemoryQuotaStore
+
+    rng = random.Random(7)
+    redis = Redis.from_url("redis://127.0.0.1:6379/15")
+    try:
+        for trial in range(20):
+            prefix = f"rg:test:{uuid.uuid4().hex}:"
+            store, reference = RedisQuotaStore(redis, prefix=prefix), MemoryQuotaStore()
+            tenant = Rule("tenant", f"read:t:{trial}", rng.randint(3, 30), 60)
+            clients = {
+                name: [tenant, Rule("client", f"read:c:{trial}:{name}", rng.randint(1, 12), 60)]
+                for name in "abc"
+            }
+            arrivals = [rng.choice("abc") for _ in range(rng.randint(1, 40))]
+            runs = [rng.choice("ab") * rng.randint(1, 6) for _ in range(3)]
+            arrivals += list("".join(runs))
+            for burst in (arrivals[: len(arrivals) // 2], arrivals[len(arrivals) // 2 :]):
+                got = await asyncio.gather(*(store.hit(clients[name]) for name in burst))
+                expected = [await reference.hit(clients[name]) for name in burst]
+                assert [
+                    [(v.used, v.allowed, v.remaining) for v in verdicts] for verdicts in got
+                ] == [
+                    [(v.used, v.allowed, v.remaining) for v in verdicts] for verdicts in expected
+                ], (trial, burst)
+    finally:
+        await redis.aclose()
