@@ -50,6 +50,28 @@ def default_transport(max_connections: int = 20) -> httpx.AsyncBaseTransport:
     return AiohttpTransport(limits=limits, trust_env=False)
 
 
+class _NoCookies(httpx.Cookies):
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
+
+
+class _CookielessClient(httpx.AsyncClient):
+    """Our vendors authenticate every call (a key, a session in a header, credentials in the
+    body), so a cookie jar is never used; httpx would still parse every answer for
+    Set-Cookie, a cost paid on each backend call."""
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return _NO_COOKIES
+
+    @cookies.setter
+    def cookies(self, cookies: object) -> None:
+        return None
+
+
+_NO_COOKIES = _NoCookies()
+
+
 @dataclass(frozen=True, slots=True)
 class HttpReply:
     status: int
@@ -73,7 +95,7 @@ class HttpEndpoint:
         limits = httpx.Limits(
             max_connections=max_connections, max_keepalive_connections=max_connections
         )
-        self._client = httpx.AsyncClient(
+        self._client = _CookielessClient(
             base_url=base_url,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
             limits=limits,
@@ -81,10 +103,23 @@ class HttpEndpoint:
             follow_redirects=False,
         )
         self._deadline = timeout
+        self._urls: dict[str, httpx.URL] = {}
+
+    def _url(self, path: str) -> httpx.URL:
+        """The absolute URL of a path, parsed once (an endpoint posts to a handful)."""
+        url = self._urls.get(path)
+        if url is None:
+            url = self._client.build_request("POST", path).url
+            if len(self._urls) < 64:
+                self._urls[path] = url
+        return url
 
     async def post(self, path: str, content: bytes, headers: dict[str, str]) -> HttpReply:
         request = self._client.build_request(
-            "POST", path, content=content, headers={"Content-Type": "application/json", **headers}
+            "POST",
+            self._url(path),
+            content=content,
+            headers={"Content-Type": "application/json", **headers},
         )
         try:
             # The whole exchange has one deadline, whatever the transport enforces per step.
