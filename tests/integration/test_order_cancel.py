@@ -195,12 +195,14 @@ async def test_a_cancel_while_a_post_is_under_way_tells_odoo_once_after_the_post
         assert response.json()["status"] == "received"
         assert (await cancel(gw, client, order_id)).status_code == 202  # asked twice
 
-        # Another worker takes the cancel, and waits for the post's outcome.
+        # Another worker takes the cancel, and waits for the post's outcome. The post's
+        # task ends a moment after its outcome is written, so the cancel may go through
+        # in the same turn: the order of the events, not a snapshot, shows the wait.
         while not post.done():
             await other.run_once()
             await asyncio.sleep(0.05)
         assert await post == 1
-        assert await _status(gw, client, order_id) == "accepted"
+        assert await _status(gw, client, order_id) in {"accepted", "cancelled"}
 
         async def cancelled() -> bool:
             return await _status(gw, client, order_id) == "cancelled"
@@ -214,6 +216,7 @@ async def test_a_cancel_while_a_post_is_under_way_tells_odoo_once_after_the_post
         types = [e["type"] for e in await events(gw, client, order_id)]
         assert types.count("order.cancel_requested") == 1
         assert types.count("order.cancelled") == 1
+        assert types.index("order.accepted") < types.index("order.cancelled")
         assert "order.posted_after_cancel" not in types
 
 
