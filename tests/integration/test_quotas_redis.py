@@ -4,6 +4,8 @@ the quota, and a gateway whose Redis is unreachable keeps serving, counting in m
 from __future__ import annotations
 
 import asyncio
+import time
+import types
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -142,7 +144,9 @@ async def test_an_unforeseen_failure_of_the_script_call_never_leaves_requests_wa
     await redis.aclose()
 
 
-async def test_one_flush_decides_as_one_request_at_a_time_would() -> None:
+async def test_one_flush_decides_as_one_request_at_a_time_would(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Requests arriving in one event-loop turn share one script call, with each client's
     consecutive requests sent as one run; the verdicts (admitted, counts, remaining) are
     those of the in-memory store fed the same requests one by one."""
@@ -150,9 +154,15 @@ async def test_one_flush_decides_as_one_request_at_a_time_would() -> None:
 
     from redis.asyncio import Redis
 
+    from app.quotas import store as quota_store
     from app.quotas.policy import Rule
     from app.quotas.store import MemoryQuotaStore
 
+    # Both stores see one instant, so no window boundary can fall between the two (a loaded
+    # machine once crossed one mid-trial); the counters' keys are new per trial all the same.
+    instant = time.time()
+    clock = types.SimpleNamespace(time=lambda: instant, monotonic=time.monotonic)
+    monkeypatch.setattr(quota_store, "time", clock)
     rng = random.Random(7)
     redis = Redis.from_url("redis://127.0.0.1:6379/15")
     try:
@@ -169,6 +179,7 @@ async def test_one_flush_decides_as_one_request_at_a_time_would() -> None:
             arrivals += list("".join(runs))
             for burst in (arrivals[: len(arrivals) // 2], arrivals[len(arrivals) // 2 :]):
                 got = await asyncio.gather(*(store.hit(clients[name]) for name in burst))
+                assert not store.degraded, "the script call failed; verdicts came from memory"
                 expected = [await reference.hit(clients[name]) for name in burst]
                 assert [
                     [(v.used, v.allowed, v.remaining) for v in verdicts] for verdicts in got
