@@ -126,7 +126,19 @@ async def test_the_backend_sees_no_more_than_its_budget_and_checkout_gets_throug
             span = end - start + 1
             assert seen <= rate * span * 1.05 + burst, (start, span, seen, per_second)
     assert outcomes.count(503) > 0  # browsing was shed...
-    assert outcomes.count(200) > 0  # ...but not starved when checkout had what it needed
+    # ...but not starved: once checkout has what it needs, browsing has the budget again. (On
+    # a loaded machine the posts may have needed every request the budget had during the
+    # burst, so the burst's own reads prove nothing either way.)
+    headers = await first.headers(client)
+    after: list[tuple[int, str]] = []
+    for index in range(10):
+        path = f"/v1/products/{public_id(PRODUCT, DEMO.products[150 + index].code)}"
+        response = await first.http.get(path, headers=headers)
+        after.append((response.status_code, response.headers.get("cache-status", "")))
+        if after[-1] == (200, "retail-gateway; fwd=miss"):  # fetched from the backend now
+            break
+        await asyncio.sleep(0.3)
+    assert after[-1] == (200, "retail-gateway; fwd=miss"), after
 
 
 async def test_with_the_backend_down_the_breaker_opens_reads_go_stale_and_orders_wait(
