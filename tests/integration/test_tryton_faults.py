@@ -123,7 +123,9 @@ async def test_timeout_honours_the_client_timeout(faulty: FaultyServer) -> None:
         started = time.monotonic()
         error = await raised(client.ensure_session())
         assert type(error) is BackendUnavailable
-        assert 0.15 < time.monotonic() - started < 2.0
+        # Waited for its own timeout, and was not held for the server's 30 s (a bound a busy
+        # host cannot break: it says which of the two ended the call).
+        assert 0.15 < time.monotonic() - started < 15
     finally:
         await client.aclose()
 
