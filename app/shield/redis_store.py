@@ -8,26 +8,57 @@ from typing import Any
 from redis.asyncio import Redis
 
 from app.shield.policy import ShieldPolicy
-from app.shield.store import Grant, keys_of, seen_of
+from app.shield.store import NOTHING, Grant, Returned, keys_of, seen_of
 
-# KEYS: bucket, inflight, pause, want, breaker
-# ARGV: rate, burst, reserve, mode, cap, lease_ms, member. Modes: "checkout" may take every
-# token and, when refused, makes browsing yield for a moment; "continue" (the next request of
-# an operation already under way) leaves one token for checkout; "browse" leaves `reserve`
-# tokens and yields while checkout waits.
-_ACQUIRE = """
+# Slots handed back with a call (app.shield.store.Returned), first thing in the script that
+# carries them. KEYS: bucket, inflight, pause, want, breaker, seen; from ARGV[at]: the count of
+# plain successes, their members, the count of grants never used, their members. A success is
+# what `_RELEASE` does for "ok"; an unused grant what `_REFUND` does. Returns the next ARGV
+# index.
+_GIVE_BACK_FN = """
+local function give_back(at, now, rate, burst)
+  local done = tonumber(ARGV[at])
+  for i = 1, done do redis.call('ZREM', KEYS[2], ARGV[at + i]) end
+  if done > 0 then
+    redis.call('HSET', KEYS[6], 'ok_at', now)
+    redis.call('PEXPIRE', KEYS[6], 604800000)
+    if redis.call('HGET', KEYS[5], 'state') ~= 'open' then redis.call('DEL', KEYS[5]) end
+  end
+  at = at + done + 1
+  local unused = tonumber(ARGV[at])
+  local back = 0
+  for i = 1, unused do back = back + redis.call('ZREM', KEYS[2], ARGV[at + i]) end
+  if back > 0 then
+    local tokens = tonumber(redis.call('HGET', KEYS[1], 'tokens') or burst)
+    local ts = tonumber(redis.call('HGET', KEYS[1], 'ts') or now)
+    tokens = math.min(burst, tokens + (now - ts) * rate / 1000 + back)
+    redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', now)
+  end
+  return at + unused + 1
+end
+"""
+
+# KEYS: bucket, inflight, pause, want, breaker, seen
+# ARGV: rate, burst, reserve, mode, cap, lease_ms, member, then what is handed back (from
+# ARGV[8]). Modes: "checkout" may take every token and, when refused, makes browsing yield
+# for a moment; "continue" (the next request of an operation already under way) leaves one
+# token for checkout; "browse" leaves `reserve` tokens and yields while checkout waits.
+_ACQUIRE = (
+    _GIVE_BACK_FN
+    + """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local rate, burst, reserve = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+give_back(8, now, rate, burst)
 local mode = ARGV[4]
 local cap, lease, member = tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7]
 local function refuse(reason, wait)
   if mode == 'checkout' and reason == 'rate' then redis.call('SET', KEYS[4], '1', 'PX', 300) end
-  return {0, reason, math.max(1, math.floor(wait)), 0}
+  return {0, reason, math.max(1, math.floor(wait)), 0, 0}
 end
 local paused = redis.call('PTTL', KEYS[3])
 if paused > 0 then return refuse('paused', paused) end
-if mode == 'browse' and redis.call('EXISTS', KEYS[4]) == 1 then return {0, 'yield', 20, 0} end
+if mode == 'browse' and redis.call('EXISTS', KEYS[4]) == 1 then return {0, 'yield', 20, 0, 0} end
 local probe = 0
 if redis.call('HGET', KEYS[5], 'state') == 'open' then
   local reopen = tonumber(redis.call('HGET', KEYS[5], 'until') or '0')
@@ -55,8 +86,15 @@ redis.call('PEXPIRE', KEYS[1], 600000)
 redis.call('ZADD', KEYS[2], now + lease, member)
 redis.call('PEXPIRE', KEYS[2], lease + 600000)
 if probe == 1 then redis.call('HSET', KEYS[5], 'probe', now + lease) end
-return {1, 'ok', 0, probe}
+-- Would browsing have been granted this too? (A grant asked ahead and never used may then
+-- serve the next browsing request instead of going back.)
+local browse = 0
+if mode == 'browse' or (tokens - 1 >= reserve and redis.call('EXISTS', KEYS[4]) == 0) then
+  browse = 1
+end
+return {1, 'ok', 0, probe, browse}
 """
+)
 
 # KEYS: inflight, pause, breaker, seen; ARGV: member, outcome (ok|fail|neutral), probe,
 # pause_ms, failures threshold, cooldown_ms, error class. `seen` keeps the last answer and the
@@ -105,6 +143,22 @@ end
 return 0
 """
 
+# What is handed back when no acquire comes to carry it. KEYS as `_ACQUIRE`; ARGV: rate,
+# burst, then what is handed back.
+_GIVE_BACK = (
+    _GIVE_BACK_FN
+    + """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+give_back(3, now, tonumber(ARGV[1]), tonumber(ARGV[2]))
+return 1
+"""
+)
+
+
+def _returned_args(returned: Returned) -> list[str | int]:
+    return [len(returned.done), *returned.done, len(returned.unused), *returned.unused]
+
 
 class RedisShieldStore:
     def __init__(self, redis: Redis) -> None:
@@ -112,6 +166,7 @@ class RedisShieldStore:
         self._acquire = redis.register_script(_ACQUIRE)
         self._release = redis.register_script(_RELEASE)
         self._refund = redis.register_script(_REFUND)
+        self._give_back = redis.register_script(_GIVE_BACK)
 
     async def refund(self, target: str, policy: ShieldPolicy, member: str, *, probe: bool) -> None:
         bucket, inflight, _pause, _want, breaker = keys_of(target)[:5]
@@ -120,10 +175,22 @@ class RedisShieldStore:
             args=[policy.rate, policy.burst, member, 1 if probe else 0],
         )
 
-    async def acquire(self, target: str, policy: ShieldPolicy, mode: str, member: str) -> Grant:
+    async def give_back(self, target: str, policy: ShieldPolicy, returned: Returned) -> None:
+        await self._give_back(
+            keys=keys_of(target), args=[policy.rate, policy.burst, *_returned_args(returned)]
+        )
+
+    async def acquire(
+        self,
+        target: str,
+        policy: ShieldPolicy,
+        mode: str,
+        member: str,
+        returned: Returned = NOTHING,
+    ) -> Grant:
         lease = int((policy.timeout + 5) * 1000)
-        granted, reason, wait, probe = await self._acquire(
-            keys=keys_of(target)[:5],
+        granted, reason, wait, probe, browse = await self._acquire(
+            keys=keys_of(target),
             args=[
                 policy.rate,
                 policy.burst,
@@ -132,10 +199,11 @@ class RedisShieldStore:
                 policy.concurrency,
                 lease,
                 member,
+                *_returned_args(returned),
             ],
         )
         text = reason.decode() if isinstance(reason, bytes) else str(reason)
-        return Grant(bool(granted), text, int(wait) / 1000, bool(probe))
+        return Grant(bool(granted), text, int(wait) / 1000, bool(probe), bool(browse))
 
     async def release(
         self,

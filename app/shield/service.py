@@ -19,7 +19,7 @@ from app.shield.policy import (
     current_patience,
     current_priority,
 )
-from app.shield.store import Grant, MemoryShieldStore, ShieldStore
+from app.shield.store import NOTHING, Grant, MemoryShieldStore, Returned, ShieldStore
 from contracts.errors import (
     BackendError,
     BackendOverloaded,
@@ -31,6 +31,7 @@ from contracts.errors import (
 T = TypeVar("T")
 
 log = logging.getLogger("gateway.shield")
+RETURN_AFTER = 0.002
 
 
 class ShieldRefused(BackendOverloaded):
@@ -52,10 +53,11 @@ class Slot:
             return
         self._released = True
         if outcome == "ok" and not pause and not self._probe:
-            # Nothing waits on a plain success: returning the slot goes on beside the answer
-            # instead of adding a round trip to the shared store to every backend request.
-            # (A failure, a pause or a probe's verdict is told before the caller goes on.)
-            self._shield._release_later(self._member)
+            # Nothing waits on a plain success: the slot goes back with this shield's next
+            # call to the shared store (or one of its own, in the background, if none comes)
+            # instead of adding a round trip to every backend request. (A failure, a pause
+            # or a probe's verdict is told before the caller goes on.)
+            self._shield._owe(done=self._member)
             return
         await self._shield._release(self._member, outcome, self._probe, pause, error)
 
@@ -76,6 +78,13 @@ class Shield:
         self._fallback = fallback
         self._store_down_until = 0.0
         self._releasing: set[asyncio.Task[Any]] = set()
+        # Slots owed back to the store, carried by the next call to it (see Returned).
+        self._owed_done: list[str] = []
+        self._owed_unused: list[str] = []
+        self._paying = False
+        # Grants asked ahead that their operation did not use, kept until the next payment
+        # for another operation's first request (member, grant).
+        self._spares: list[tuple[str, Grant]] = []
         self.counts = {
             "granted": 0,
             "refused_checkout": 0,
@@ -91,7 +100,8 @@ class Shield:
         that follows finds its grant waiting instead of asking the shared store itself. A
         grant asked for ahead is a real grant (its token taken, its place in the concurrency
         cap held), so the backend still never sees more than its budget; one the operation
-        does not use is handed back, token and place, when the operation ends."""
+        does not use serves the first request of another operation of this process that
+        comes within moments (see `_spare_for`), or is handed back, token and place."""
         level = current_priority()
         checkout = level == "checkout"
         state = current_operation()
@@ -106,6 +116,9 @@ class Shield:
         # the budget its first requests spent; it waits for budget, never for a broken or
         # paused backend.
         mode = "checkout" if checkout else "continue" if begun else "browse"
+        spare = self._spare_for(mode)
+        if spare is not None:
+            return self._granted(level, spare[0], spare[1], state, look_ahead)
         wait = (
             self.policy.checkout_wait if checkout else self.policy.browse_wait * (4 if begun else 1)
         )
@@ -113,7 +126,7 @@ class Shield:
         deadline = time.monotonic() + (wait if patience is None else min(wait, patience))
         member = uuid.uuid4().hex
         while True:
-            grant = await self._acquire(mode, member)
+            grant = await self._acquire(mode, member, self._take_owed())
             if grant.granted:
                 break
             left = deadline - time.monotonic()
@@ -189,10 +202,10 @@ class Shield:
             "counts": dict(self.counts),
         }
 
-    async def _acquire(self, mode: str, member: str) -> Grant:
+    async def _acquire(self, mode: str, member: str, returned: Returned) -> Grant:
         if time.monotonic() >= self._store_down_until:
             try:
-                return await self._store.acquire(self.target, self.policy, mode, member)
+                return await self._store.acquire(self.target, self.policy, mode, member, returned)
             except (RedisError, OSError) as error:
                 self._store_down_until = time.monotonic() + 5.0
                 log.warning(
@@ -200,10 +213,12 @@ class Shield:
                     self.backend,
                     extra={"error": str(error)},
                 )
-        return await self._fallback.acquire(self.target, self.policy, mode, member)
+        return await self._fallback.acquire(self.target, self.policy, mode, member, returned)
 
     async def settle(self) -> None:
         """Wait for the slots being returned in the background (tests, shutdown)."""
+        if self._owed_done or self._owed_unused or self._spares:
+            self._pay_soon()
         while self._releasing:
             await asyncio.gather(*list(self._releasing), return_exceptions=True)
 
@@ -221,12 +236,63 @@ class Shield:
         except (RedisError, OSError):
             await self._fallback.refund(self.target, self.policy, member, probe=probe)
 
-    def _release_later(self, member: str) -> None:
-        self._background(self._release(member, "ok", False, 0.0))
+    def _owe(self, *, done: str | None = None, unused: str | None = None) -> None:
+        if done is not None:
+            self._owed_done.append(done)
+        if unused is not None:
+            self._owed_unused.append(unused)
+        self._pay_soon()
+
+    def _keep_spare(self, member: str, grant: Grant) -> None:
+        self._spares.append((member, grant))
+        self._pay_soon()
+
+    def _spare_for(self, mode: str) -> tuple[str, Grant] | None:
+        """A grant asked ahead moments ago and not used, if it serves this request: it was
+        asked as "continue", so it serves checkout and continuing requests, and browsing
+        only if browsing would have been granted it too."""
+        for index, (member, grant) in enumerate(self._spares):
+            if mode != "browse" or grant.browse:
+                del self._spares[index]
+                return member, grant
+        return None
+
+    def _take_owed(self) -> Returned:
+        if not (self._owed_done or self._owed_unused):
+            return NOTHING
+        returned = Returned(tuple(self._owed_done), tuple(self._owed_unused))
+        self._owed_done.clear()
+        self._owed_unused.clear()
+        return returned
+
+    def _pay_soon(self) -> None:
+        """What is owed goes back on its own unless a call to the store that this turn of
+        the event loop makes (the grant asked ahead for an operation's next request, most
+        often) takes it along first."""
+        if not self._paying:
+            self._paying = True
+            self._background(self._pay())
+
+    async def _pay(self) -> None:
+        await asyncio.sleep(RETURN_AFTER)
+        self._paying = False
+        self._owed_unused.extend(member for member, _ in self._spares)
+        self._spares.clear()
+        returned = self._take_owed()
+        if not returned:
+            return
+        store = self._store if time.monotonic() >= self._store_down_until else self._fallback
+        try:
+            await store.give_back(self.target, self.policy, returned)
+        except (RedisError, OSError):
+            await self._fallback.give_back(self.target, self.policy, returned)
 
     async def _release(
         self, member: str, outcome: str, probe: bool, pause: float, error: str = ""
     ) -> None:
+        if outcome == "fail" or pause:  # what the store decides next, spares bypass: back
+            self._owed_unused.extend(spare for spare, _ in self._spares)
+            self._spares.clear()
         store = self._store if time.monotonic() >= self._store_down_until else self._fallback
         try:
             await store.release(
@@ -261,7 +327,10 @@ class _Ahead:
     def __init__(self, shield: Shield, member: str) -> None:
         self.member = member
         self._shield = shield
-        self._task = asyncio.get_running_loop().create_task(shield._acquire("continue", member))
+        # Taken now, what is owed goes with it rather than in a call of its own.
+        self._task = asyncio.get_running_loop().create_task(
+            shield._acquire("continue", member, shield._take_owed())
+        )
         shield._track(self._task)
 
     async def grant(self) -> Grant | None:
@@ -271,14 +340,25 @@ class _Ahead:
             return None
 
     def abandon(self) -> None:
-        """The operation ended without it: hand its token and its place back."""
+        """The operation ended without it: keep it for a moment as a spare (its token and
+        its place go back unless another operation takes it), once the store has answered."""
+        task = self._task
+        if task.done() and not task.cancelled() and task.exception() is None:
+            self._spare(task.result())
+            return
 
         async def hand_back() -> None:
-            grant = await self.grant()
-            if grant is not None and grant.granted:
-                await self._shield._refund(self.member, grant.probe)
+            self._spare(await self.grant())
 
         self._shield._background(hand_back())
+
+    def _spare(self, grant: Grant | None) -> None:
+        if grant is None or not grant.granted:
+            return
+        if grant.probe:  # the breaker's turn given up at once
+            self._shield._background(self._shield._refund(self.member, grant.probe))
+        else:
+            self._shield._keep_spare(self.member, grant)
 
 
 class ShieldRegistry:

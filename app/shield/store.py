@@ -23,10 +23,38 @@ class Grant:
     reason: str
     wait: float  # seconds before trying again makes sense
     probe: bool
+    browse: bool = False  # granted, and browsing would have been granted it too
+
+
+@dataclass(frozen=True, slots=True)
+class Returned:
+    """Slots a replica hands back with its next call to the store rather than in calls of
+    their own: `done` ended in a plain success (as `release(outcome="ok")`), `unused` were
+    granted ahead and never used (as `refund`, their tokens go back too). Never a probe's."""
+
+    done: tuple[str, ...] = ()
+    unused: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.done or self.unused)
+
+
+NOTHING = Returned()
 
 
 class ShieldStore(Protocol):
-    async def acquire(self, target: str, policy: ShieldPolicy, mode: str, member: str) -> Grant: ...
+    async def acquire(
+        self,
+        target: str,
+        policy: ShieldPolicy,
+        mode: str,
+        member: str,
+        returned: Returned = NOTHING,
+    ) -> Grant:
+        """Hand `returned` back, then decide the grant, in one step."""
+        ...
+
+    async def give_back(self, target: str, policy: ShieldPolicy, returned: Returned) -> None: ...
 
     async def release(
         self,
@@ -84,9 +112,22 @@ class MemoryShieldStore:
     def __init__(self) -> None:
         self._targets: dict[str, _Local] = {}
 
+    async def give_back(self, target: str, policy: ShieldPolicy, returned: Returned) -> None:
+        for done in returned.done:
+            await self.release(target, policy, done, outcome="ok", probe=False, pause=0.0)
+        for unused in returned.unused:
+            await self.refund(target, policy, unused, probe=False)
+
     async def acquire(  # noqa: PLR0911 - one return per rule, as in the Redis script
-        self, target: str, policy: ShieldPolicy, mode: str, member: str
+        self,
+        target: str,
+        policy: ShieldPolicy,
+        mode: str,
+        member: str,
+        returned: Returned = NOTHING,
     ) -> Grant:
+        if returned:
+            await self.give_back(target, policy, returned)
         s = self._targets.setdefault(target, _Local())
         now = time.monotonic()
 
@@ -128,7 +169,8 @@ class MemoryShieldStore:
         s.inflight[member] = now + policy.timeout + 5
         if probe:
             s.probe_until = now + policy.timeout + 5
-        return Grant(True, "ok", 0.0, probe)
+        browse = mode == "browse" or (tokens - 1 >= policy.reserve and s.wanted_until <= now)
+        return Grant(True, "ok", 0.0, probe, browse)
 
     async def refund(self, target: str, policy: ShieldPolicy, member: str, *, probe: bool) -> None:
         s = self._targets.setdefault(target, _Local())

@@ -62,15 +62,12 @@ class ShieldedTransport(httpx.AsyncBaseTransport):
         )
         stream = response.stream
         assert isinstance(stream, httpx.AsyncByteStream)
-        return httpx.Response(
-            status_code=status,
-            headers=response.headers,
-            stream=_ReleasingStream(
-                stream, slot, "fail" if failed else "ok", pause, f"HTTP {status}" if failed else ""
-            ),
-            extensions=response.extensions,
-            request=request,
+        # The same response, its body now returning the slot when closed (httpx wraps the
+        # stream in turn the same way; a second Response would copy the headers for nothing).
+        response.stream = _ReleasingStream(
+            stream, slot, "fail" if failed else "ok", pause, f"HTTP {status}" if failed else ""
         )
+        return response
 
     async def aclose(self) -> None:
         await self._inner.aclose()
