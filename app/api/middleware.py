@@ -7,17 +7,19 @@ next to nothing.
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 import msgspec
 from litestar.enums import ScopeType
 
+from app import admission
 from app.auth.principal import Principal
 from app.auth.tokens import InvalidToken, TokenVerifier
 from app.correlation import accept_correlation_id, set_correlation_id
 from app.problems import PROBLEM_BASE
-from app.quotas.service import QuotaService
+from app.quotas.service import QuotaDecision, QuotaService
 from contracts.v1 import Problem, ProblemFieldError
 
 if TYPE_CHECKING:
@@ -148,6 +150,7 @@ def authentication_middleware(verifier: TokenVerifier) -> Any:
 
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+READ = "read"
 
 
 def route_class_of(path: str, method: str) -> str:
@@ -155,14 +158,15 @@ def route_class_of(path: str, method: str) -> str:
     is `write` for methods that change something, else `read`."""
     if path.startswith("/admin/"):
         return "admin"
-    return "write" if method in WRITE_METHODS else "read"
+    return "write" if method in WRITE_METHODS else READ
 
 
 def quota_middleware(quotas: QuotaService) -> Any:
     """Factory for the middleware that counts each authenticated request (a valid token, on
     `/v1` or `/admin`: whatever its scopes, so a 403 is counted and announced too) against its
     tenant's and client's quotas, after authentication, which it needs. Every such response
-    carries `RateLimit-Policy` and `RateLimit`."""
+    carries `RateLimit-Policy` and `RateLimit`. A read begins while its verdict is on its way
+    (app.admission); anything else only once it is allowed."""
 
     class QuotaMiddleware:
         def __init__(self, app: ASGIApp) -> None:
@@ -174,30 +178,76 @@ def quota_middleware(quotas: QuotaService) -> Any:
                 await self.app(scope, receive, send)
                 return
             route_class = route_class_of(scope["path"], scope["method"])
-            decision = await quotas.check(route_class, principal.tenant_id, principal.client_id)
-            if not decision.allowed:
-                await _send_problem(
-                    send,
-                    Problem(
-                        type=PROBLEM_BASE + "too-many-requests",
-                        title="Too many requests",
-                        status=429,
-                        detail=f"{route_class} quota used up; retry in {decision.retry_after} s",
-                        correlation_id="",
-                    ),
-                    scope.get("state", {}).get("correlation_id", ""),
-                    extra_headers=[
-                        (b"retry-after", str(decision.retry_after).encode()),
-                        *decision.headers,
-                    ],
-                )
+            # Asked before the read may begin, so the check itself is never held up by it.
+            check = asyncio.ensure_future(
+                quotas.check(route_class, principal.tenant_id, principal.client_id)
+            )
+            if route_class != READ:
+                decision = await check
+                if not decision.allowed:
+                    await _too_many(send, scope, route_class, decision)
+                    return
+                await self.app(scope, receive, _announcing(send, decision))
                 return
+            verdict = _verdict_of(check)
+            refused = False
 
-            async def send_with_quota(message: Message) -> None:
+            async def send_once_decided(message: Message) -> None:
+                nonlocal refused
                 if message["type"] == "http.response.start":
+                    decision = await check
+                    if not decision.allowed:
+                        refused = True  # the read's own answer is dropped, whatever it was
+                        await _too_many(send, scope, route_class, decision)
+                        return
                     message["headers"] = [*message.get("headers", []), *decision.headers]
-                await send(message)
+                if not refused:
+                    await send(message)
 
-            await self.app(scope, receive, send_with_quota)
+            token = admission.decided_by(verdict)
+            try:
+                await self.app(scope, receive, send_once_decided)
+            finally:
+                admission.undecided(token)
 
     return QuotaMiddleware
+
+
+def _verdict_of(check: asyncio.Future[QuotaDecision]) -> asyncio.Future[bool]:
+    verdict: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+
+    def decided(done: asyncio.Future[QuotaDecision]) -> None:
+        if done.cancelled():
+            verdict.cancel()
+        elif (error := done.exception()) is not None:
+            verdict.set_exception(error)
+            verdict.exception()  # the request awaiting `check` reports it, not this future
+        else:
+            verdict.set_result(done.result().allowed)
+
+    check.add_done_callback(decided)
+    return verdict
+
+
+def _announcing(send: Send, decision: QuotaDecision) -> Send:
+    async def send_with_quota(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", []), *decision.headers]
+        await send(message)
+
+    return send_with_quota
+
+
+async def _too_many(send: Send, scope: Scope, route_class: str, decision: QuotaDecision) -> None:
+    await _send_problem(
+        send,
+        Problem(
+            type=PROBLEM_BASE + "too-many-requests",
+            title="Too many requests",
+            status=429,
+            detail=f"{route_class} quota used up; retry in {decision.retry_after} s",
+            correlation_id="",
+        ),
+        scope.get("state", {}).get("correlation_id", ""),
+        extra_headers=[(b"retry-after", str(decision.retry_after).encode()), *decision.headers],
+    )

@@ -34,6 +34,7 @@ from typing import Any
 import msgspec
 from redis.exceptions import RedisError
 
+from app.admission import NotAdmitted, carried
 from app.cache.entry import DEFAULT_FRESHNESS, CacheEntry, Freshness, etag_of
 from app.cache.redis_store import CacheUnreachable
 from app.cache.stores import MARK_SECONDS, CacheStore, Claimed, Failure
@@ -120,9 +121,11 @@ class CachedReads:
         near = self.store.peek(key)
         if near is not None and near.fresh(time.time()):
             return _hit(near)
-        pending = self._resolving.get(key)
-        if pending is not None:  # this replica is already on it: share the answer
-            return await asyncio.shield(pending)
+        while (pending := self._resolving.get(key)) is not None:
+            try:  # this replica is already on it: share the answer
+                return await asyncio.shield(pending)
+            except NotAdmitted:
+                continue  # the request that was on it was refused by its own quota
         future: asyncio.Future[Cached] = asyncio.get_running_loop().create_future()
         self._resolving[key] = future
         try:
@@ -276,9 +279,16 @@ class CachedReads:
         task.add_done_callback(self._tasks.discard)
 
     def _refresh_later(self, read: _Read, seq: int) -> None:
-        """Refresh a stale entry whose lock this replica holds."""
+        """Refresh a stale entry whose lock this replica holds (once the read that found it
+        stale is admitted by its quota; if it is not, the lock goes back)."""
+        admit = carried()
 
         async def refresh() -> None:
+            try:
+                await admit()
+            except NotAdmitted:
+                await self._quietly(self.store.release(read.key))
+                return
             try:
                 await self._load(read, seq)
             except Exception as error:  # noqa: BLE001 - a failed refresh keeps the stale entry

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from redis.exceptions import RedisError
 
+from app.admission import admitted
 from app.shield.policy import (
     OperationState,
     ShieldPolicy,
@@ -101,7 +102,9 @@ class Shield:
         grant asked for ahead is a real grant (its token taken, its place in the concurrency
         cap held), so the backend still never sees more than its budget; one the operation
         does not use serves the first request of another operation of this process that
-        comes within moments (see `_spare_for`), or is handed back, token and place."""
+        comes within moments (see `_spare_for`), or is handed back, token and place. A read
+        whose quota is still being decided waits for it (app.admission) first."""
+        await admitted()
         level = current_priority()
         checkout = level == "checkout"
         state = current_operation()

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
+from app.admission import admitted
 from app.settings import DatabaseSettings
 from app.store.models import TenantScoped
 
@@ -150,7 +151,9 @@ class Database:
     async def session(
         self, tenant_id: str | None = None, *, write: bool = False
     ) -> AsyncIterator[AsyncSession]:
-        """A session; with `write=True` it runs in a transaction committed on success."""
+        """A session; with `write=True` it runs in a transaction committed on success. A read
+        whose quota is still being decided waits for it (app.admission) first."""
+        await admitted()
         factory = self._write if write else self._read
         async with factory() as session:
             if tenant_id is not None:

@@ -4,13 +4,20 @@ and per client, and the token endpoint counted too."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from pathlib import Path
+from typing import Any
 
+from sqlalchemy import event
+
+from adapters._demo import demo_dataset
+from app.publicids import PRODUCT, public_id
 from tests.support import payloads
 from tests.support.gateway import TEST_QUOTAS, Gateway, make_settings, running_gateway
 
+DEMO = demo_dataset()
 HEADER = re.compile(r'^"(?P<name>tenant|client)";(?P<a>[qr])=(?P<n>\d+);(?P<b>[wt])=(?P<m>\d+)$')
 
 
@@ -202,3 +209,50 @@ async def test_an_operator_over_the_admin_quota_gets_429(tmp_path: Path) -> None
         # Channels are not held back by an operator's use.
         channel = await gw.http.get("/v1/products?limit=1", headers=await gw.headers("acme-client"))
         assert channel.status_code == 200
+
+
+async def test_a_refused_read_costs_the_backend_and_the_database_nothing(
+    gateway: Gateway,
+) -> None:
+    """A read begins while its quota is decided (its cache lookup costs nothing), but one the
+    quota refuses sends no backend request and opens no database session."""
+    client = await _tenant_with(gateway, {"read": {"client": {"quota": 1, "window": 3600}}})
+    headers = await gateway.headers(client)
+    first = await gateway.http.get(_product(DEMO.products[5].code), headers=headers)
+    assert first.status_code == 200, first.text
+    assert first.headers["cache-status"] == "retail-gateway; fwd=miss"
+
+    # Connections the reads themselves take (not the embedded worker polling meanwhile): the
+    # test client runs each request in this task.
+    reading = asyncio.current_task()
+    taken: list[object] = []
+
+    def checkout(*_: Any) -> None:
+        if asyncio.current_task() is reading:
+            taken.append(reading)
+
+    engine = gateway.services.db.engine.sync_engine
+    event.listen(engine, "checkout", checkout)
+    granted = _granted(gateway)
+    for path in (_product(DEMO.products[6].code), "/v1/orders/ord_00000000000000000000000000"):
+        refused = await gateway.http.get(path, headers=headers)
+        assert refused.status_code == 429, refused.text
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert refused.json()["title"] == "Too many requests"
+        assert int(refused.headers["retry-after"]) >= 1
+        assert _items(refused.headers["ratelimit"])["client"][0] == 0
+    assert _granted(gateway) == granted  # no backend request
+    event.remove(engine, "checkout", checkout)
+    assert taken == []  # no database connection taken
+    # The product the refused read was after is not cached: its load never ran.
+    other = await gateway.headers((await gateway.add_client(f"{client}-2", client[:-7]))[0])
+    fetched = await gateway.http.get(_product(DEMO.products[6].code), headers=other)
+    assert fetched.headers["cache-status"] == "retail-gateway; fwd=miss"
+
+
+def _product(code: str) -> str:
+    return f"/v1/products/{public_id(PRODUCT, code)}"
+
+
+def _granted(gw: Gateway) -> int:
+    return sum(shield.counts["granted"] for shield in gw.services.shields.known())
