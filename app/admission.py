@@ -16,13 +16,21 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar, Token
+from typing import Any, Protocol, TypeVar
 
 from app.problems import GatewayError
 
+
+class Verdict(Protocol):
+    @property
+    def allowed(self) -> bool: ...
+
+
+V = TypeVar("V", bound=Verdict)
 # The request's own task and its verdict. Only work done in that task waits: a task it starts
 # may serve other requests too (a load shared by every replica's readers, say) and must not
 # inherit one request's refusal; work it starts for itself alone waits through `carried`.
-_Held = tuple["asyncio.Task[object] | None", "asyncio.Future[bool]"]
+_Held = tuple["asyncio.Task[Any] | None", "asyncio.Future[Any]"]
 _verdict: ContextVar[_Held | None] = ContextVar("admission", default=None)
 
 
@@ -34,7 +42,7 @@ class NotAdmitted(GatewayError):
     title = "Too many requests"
 
 
-def decided_by(verdict: asyncio.Future[bool]) -> Token[_Held | None]:
+def decided_by(verdict: asyncio.Future[V]) -> Token[_Held | None]:
     """From here on in this task, work that costs something waits for `verdict`."""
     return _verdict.set((asyncio.current_task(), verdict))
 
@@ -59,10 +67,10 @@ def carried() -> Callable[[], Awaitable[None]]:
     return lambda: _wait(verdict)
 
 
-async def _wait(verdict: asyncio.Future[bool]) -> None:
+async def _wait(verdict: asyncio.Future[Any]) -> None:
     if not verdict.done():
         await asyncio.shield(verdict)
-    if not verdict.result():
+    if not verdict.result().allowed:
         raise NotAdmitted("the quota for reads is used up")
 
 

@@ -178,18 +178,17 @@ def quota_middleware(quotas: QuotaService) -> Any:
                 await self.app(scope, receive, send)
                 return
             route_class = route_class_of(scope["path"], scope["method"])
-            # Asked before the read may begin, so the check itself is never held up by it.
-            check = asyncio.ensure_future(
-                quotas.check(route_class, principal.tenant_id, principal.client_id)
-            )
             if route_class != READ:
-                decision = await check
+                decision = await quotas.check(route_class, principal.tenant_id, principal.client_id)
                 if not decision.allowed:
                     await _too_many(send, scope, route_class, decision)
                     return
                 await self.app(scope, receive, _announcing(send, decision))
                 return
-            verdict = _verdict_of(check)
+            # Asked before the read may begin (outside its admission: never held up by it).
+            check = asyncio.get_running_loop().create_task(
+                quotas.check(route_class, principal.tenant_id, principal.client_id)
+            )
             refused = False
 
             async def send_once_decided(message: Message) -> None:
@@ -204,29 +203,13 @@ def quota_middleware(quotas: QuotaService) -> Any:
                 if not refused:
                     await send(message)
 
-            token = admission.decided_by(verdict)
+            token = admission.decided_by(check)
             try:
                 await self.app(scope, receive, send_once_decided)
             finally:
                 admission.undecided(token)
 
     return QuotaMiddleware
-
-
-def _verdict_of(check: asyncio.Future[QuotaDecision]) -> asyncio.Future[bool]:
-    verdict: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-
-    def decided(done: asyncio.Future[QuotaDecision]) -> None:
-        if done.cancelled():
-            verdict.cancel()
-        elif (error := done.exception()) is not None:
-            verdict.set_exception(error)
-            verdict.exception()  # the request awaiting `check` reports it, not this future
-        else:
-            verdict.set_result(done.result().allowed)
-
-    check.add_done_callback(decided)
-    return verdict
 
 
 def _announcing(send: Send, decision: QuotaDecision) -> Send:

@@ -4,15 +4,21 @@ for the verdict, and a refused read leaves a key it was loading to the next read
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 
 import pytest
 
-from app.admission import NotAdmitted, admitted, decided_by, undecided
+from app.admission import NotAdmitted, Verdict, admitted, decided_by, undecided
 from app.cache.reads import CachedReads
 from app.cache.stores import MemoryCacheStore
 
 
-async def _under(verdict: asyncio.Future[bool]) -> None:
+@dataclass(frozen=True)
+class _Decision:
+    allowed: bool
+
+
+async def _under(verdict: asyncio.Future[Verdict]) -> None:
     token = decided_by(verdict)
     try:
         await admitted()
@@ -22,14 +28,14 @@ async def _under(verdict: asyncio.Future[bool]) -> None:
 
 async def test_work_waits_for_the_verdict_and_a_refusal_stops_it() -> None:
     await admitted()  # nothing to decide: goes on at once
-    allowed: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+    allowed: asyncio.Future[Verdict] = asyncio.get_running_loop().create_future()
     waiting = asyncio.create_task(_under(allowed))
     await asyncio.sleep(0.01)
     assert not waiting.done()  # held until the quota answers
-    allowed.set_result(True)
+    allowed.set_result(_Decision(allowed=True))
     await waiting
-    refused: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-    refused.set_result(False)
+    refused: asyncio.Future[Verdict] = asyncio.get_running_loop().create_future()
+    refused.set_result(_Decision(allowed=False))
     with pytest.raises(NotAdmitted):
         await _under(refused)
 
@@ -45,7 +51,7 @@ async def test_a_read_refused_by_its_quota_leaves_the_key_to_the_next_reader() -
         loads.append("loaded")
         return {"sku": "A-1"}
 
-    verdict: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+    verdict: asyncio.Future[Verdict] = asyncio.get_running_loop().create_future()
 
     async def refused_read() -> object:
         token = decided_by(verdict)
@@ -61,7 +67,7 @@ async def test_a_read_refused_by_its_quota_leaves_the_key_to_the_next_reader() -
     )
     for _ in range(5):
         await asyncio.sleep(0)  # the second now waits for the first's answer
-    verdict.set_result(False)
+    verdict.set_result(_Decision(allowed=False))
     with pytest.raises(NotAdmitted):
         await first
     cached = await second  # not the first's refusal: loaded for itself
