@@ -8,6 +8,7 @@ there, so it is never posted to a second backend after reaching the first.
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.store.database import Database
 from app.store.models import TenantMigration
@@ -16,11 +17,11 @@ from contracts.backend import SaleReceipt
 from contracts.ports import OrdersBackend
 
 
-async def is_switching(db: Database, tenant_id: str) -> bool:
-    async with db.session(tenant_id) as session:
-        found = await session.scalar(
-            select(TenantMigration.id).where(TenantMigration.state == "switching").limit(1)
-        )
+async def is_switching(session: AsyncSession) -> bool:
+    """Whether the session's tenant has a backend switch under way."""
+    found = await session.scalar(
+        select(TenantMigration.id).where(TenantMigration.state == "switching").limit(1)
+    )
     return found is not None
 
 

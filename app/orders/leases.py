@@ -58,11 +58,14 @@ class LeasedDeliveries:
     async def _renew(self, claim: Claim, **values: Any) -> bool:
         """Check the lease is still ours and extend it; False when another has the entry."""
         async with self._db.session(claim.tenant_id, write=True) as session:
-            result = await session.execute(
-                self._held(claim)
-                .values(lease_expires_at=self._lease_until(), **values)
-                .execution_options(synchronize_session=False)
-            )
+            return await self._renew_in(session, claim, **values)
+
+    async def _renew_in(self, session: AsyncSession, claim: Claim, **values: Any) -> bool:
+        result = await session.execute(
+            self._held(claim)
+            .values(lease_expires_at=self._lease_until(), **values)
+            .execution_options(synchronize_session=False)
+        )
         if _rows(result) != 1:
             log.info("lease lost; leaving the entry", extra={"entry": claim.entry_id})
             return False
@@ -94,16 +97,19 @@ class LeasedDeliveries:
     async def _postpone(self, claim: Claim, seconds: float = 0.5) -> None:
         """Put the entry back untried (a backend switch, or a cancel waiting for its post)."""
         async with self._db.session(claim.tenant_id, write=True) as session:
-            await session.execute(
-                self._held(claim)
-                .values(
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    attempts=OutboxEntry.attempts - 1,  # waiting is not an attempt
-                    available_at=utcnow() + timedelta(seconds=seconds),
-                )
-                .execution_options(synchronize_session=False)
+            await self._postpone_in(session, claim, seconds)
+
+    async def _postpone_in(self, session: AsyncSession, claim: Claim, seconds: float = 0.5) -> None:
+        await session.execute(
+            self._held(claim)
+            .values(
+                lease_owner=None,
+                lease_expires_at=None,
+                attempts=OutboxEntry.attempts - 1,  # waiting is not an attempt
+                available_at=utcnow() + timedelta(seconds=seconds),
             )
+            .execution_options(synchronize_session=False)
+        )
 
     async def _finish(self, claim: Claim, state: str) -> None:
         async with self._db.session(claim.tenant_id, write=True) as session:

@@ -143,13 +143,11 @@ class OutboxWorker(DeliveryOutcomes):
                 log.warning("could not extend outbox leases", exc_info=True)
 
     async def deliver(self, claim: Claim) -> None:
-        if not await self._renew(claim):
-            return  # its lease lapsed and another worker (or a cancel) has the entry now
         with operation():
-            if claim.kind == CANCEL:
+            if claim.kind != CANCEL:
+                await self._deliver(claim)  # its lease renewed with what it checks first
+            elif await self._renew(claim):  # else another worker (or a cancel) has it now
                 await self._cancel(claim)
-            else:
-                await self._deliver(claim)
 
     async def _cancel(self, claim: Claim) -> None:
         """Cancel a posted order in its backend (the channel asked)."""
@@ -192,10 +190,6 @@ class OutboxWorker(DeliveryOutcomes):
         set_correlation_id(claim.correlation_id)
         order = await self._still_to_post(claim)
         if order is None:
-            await self._finish(claim, "done")
-            return
-        if await is_switching(self._db, claim.tenant_id):
-            await self._postpone(claim)  # the tenant's backend is being switched: wait
             return
         try:
             # Fresh bindings: never post to a backend a cut-over has just replaced.
@@ -254,13 +248,24 @@ class OutboxWorker(DeliveryOutcomes):
                 )
 
     async def _still_to_post(self, claim: Claim) -> OrderRow | None:
-        """The order, unless it is gone, already delivered by another worker, or cancelled
-        (a cancel pending means: never post it now; the backend cancel settles it)."""
-        async with self._db.session(claim.tenant_id) as session:
+        """In one transaction: the lease checked and extended, then the order, unless it is
+        gone, already delivered by another worker, or cancelled (a cancel pending means: never
+        post it now; the backend cancel settles it), which finishes the entry; or unless the
+        tenant's backend is being switched, which puts it back to wait. None but for the
+        order to post (and nothing written where the lease was lost)."""
+        async with self._db.session(claim.tenant_id, write=True) as session:
+            if not await self._renew_in(session, claim):
+                return None  # its lease lapsed and another worker (or a cancel) has it now
             order = await session.scalar(select(OrderRow).where(OrderRow.id == claim.order_id))
-            if order is None or order.status != "received":
+            if (
+                order is None
+                or order.status != "received"
+                or await pending_cancel(session, claim.order_id) is not None
+            ):
+                await self._take(session, claim, "done")
                 return None
-            if await pending_cancel(session, claim.order_id) is not None:
+            if await is_switching(session):
+                await self._postpone_in(session, claim)
                 return None
         return order
 
