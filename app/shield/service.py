@@ -293,9 +293,11 @@ class Shield:
     async def _release(
         self, member: str, outcome: str, probe: bool, pause: float, error: str = ""
     ) -> None:
-        if outcome == "fail" or pause:  # what the store decides next, spares bypass: back
+        if (outcome == "fail" or pause) and self._spares:
+            # The store may now refuse (a breaker, a pause): no spare grant slips past that.
             self._owed_unused.extend(spare for spare, _ in self._spares)
             self._spares.clear()
+            self._pay_soon()
         store = self._store if time.monotonic() >= self._store_down_until else self._fallback
         try:
             await store.release(
