@@ -233,11 +233,21 @@ class Shield:
         task.add_done_callback(self._releasing.discard)
 
     async def _refund(self, member: str, probe: bool) -> None:
+        await self._tell(lambda store: store.refund(self.target, self.policy, member, probe=probe))
+
+    async def _tell(self, call: Callable[[ShieldStore], Awaitable[None]]) -> None:
+        """Tell the shared store, or this process's own while the shared one is down (or if
+        it fails now)."""
         store = self._store if time.monotonic() >= self._store_down_until else self._fallback
         try:
-            await store.refund(self.target, self.policy, member, probe=probe)
+            await call(store)
         except (RedisError, OSError):
-            await self._fallback.refund(self.target, self.policy, member, probe=probe)
+            await call(self._fallback)
+
+    def _drop_spares(self) -> None:
+        """Hand every spare grant back with what is owed."""
+        self._owed_unused.extend(member for member, _ in self._spares)
+        self._spares.clear()
 
     def _owe(self, *, done: str | None = None, unused: str | None = None) -> None:
         if done is not None:
@@ -279,28 +289,20 @@ class Shield:
     async def _pay(self) -> None:
         await asyncio.sleep(RETURN_AFTER)
         self._paying = False
-        self._owed_unused.extend(member for member, _ in self._spares)
-        self._spares.clear()
+        self._drop_spares()
         returned = self._take_owed()
-        if not returned:
-            return
-        store = self._store if time.monotonic() >= self._store_down_until else self._fallback
-        try:
-            await store.give_back(self.target, self.policy, returned)
-        except (RedisError, OSError):
-            await self._fallback.give_back(self.target, self.policy, returned)
+        if returned:
+            await self._tell(lambda store: store.give_back(self.target, self.policy, returned))
 
     async def _release(
         self, member: str, outcome: str, probe: bool, pause: float, error: str = ""
     ) -> None:
         if (outcome == "fail" or pause) and self._spares:
             # The store may now refuse (a breaker, a pause): no spare grant slips past that.
-            self._owed_unused.extend(spare for spare, _ in self._spares)
-            self._spares.clear()
+            self._drop_spares()
             self._pay_soon()
-        store = self._store if time.monotonic() >= self._store_down_until else self._fallback
-        try:
-            await store.release(
+        await self._tell(
+            lambda store: store.release(
                 self.target,
                 self.policy,
                 member,
@@ -309,16 +311,7 @@ class Shield:
                 pause=pause,
                 error=error,
             )
-        except (RedisError, OSError):
-            await self._fallback.release(
-                self.target,
-                self.policy,
-                member,
-                outcome=outcome,
-                probe=probe,
-                pause=pause,
-                error=error,
-            )
+        )
 
 
 def _policy(policy: ShieldPolicy) -> dict[str, Any]:

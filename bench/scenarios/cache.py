@@ -122,21 +122,13 @@ def miss_overhead(stack: Stack, database_url: str, seconds: float) -> list[Row]:
         direct = min(directs, key=lambda found: found["p50_ms"])
         through = min(throughs, key=lambda found: found.p50_ms)
         overhead = through.p50_ms - direct["p50_ms"]
-        spread = (
-            " (best of " + ", ".join(f"{found.p50_ms:.2f}" for found in throughs) + ")"
-            if rounds > 1
-            else ""
-        )
         rows.append(
             Row(
                 f"cache-miss GET product via gateway, {connections} conn",
-                f"p50 {through.p50_ms:.2f} ms, {through.rps:,.0f} req/s{spread}",
+                f"p50 {through.p50_ms:.2f} ms, {through.rps:,.0f} req/s"
+                + _rounds([found.p50_ms for found in throughs]),
                 f"adapter direct p50 {direct['p50_ms']:.2f} ms, {direct['rps']:,.0f} req/s"
-                + (
-                    " (best of " + ", ".join(f"{found['p50_ms']:.2f}" for found in directs) + ")"
-                    if rounds > 1
-                    else ""
-                ),
+                + _rounds([found["p50_ms"] for found in directs]),
                 f"overhead p50 {overhead:+.2f} ms",
                 "<= 2 ms" if connections == 1 else "(reported)",
                 overhead <= 2.0 if connections == 1 else None,
@@ -145,6 +137,11 @@ def miss_overhead(stack: Stack, database_url: str, seconds: float) -> list[Row]:
     gateway.stop()
     simulator.stop()
     return rows
+
+
+def _rounds(p50s: list[float]) -> str:
+    """Every round's p50, where there was more than one."""
+    return " (best of " + ", ".join(f"{p50:.2f}" for p50 in p50s) + ")" if len(p50s) > 1 else ""
 
 
 def _direct(url: str, connections: int, seconds: float, processes: int) -> dict[str, float]:
